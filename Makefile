@@ -1,0 +1,47 @@
+# vigil — make targets. `make run` starts one node with an embedded Kafka
+# broker; `make test` runs everything CI runs.
+
+GO        ?= go
+DATA_DIR  ?= vigil-data
+BIN       := bin/vigil
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+FUZZTIME  ?= 5s
+
+.PHONY: all build run test test-unit fuzz lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vigil
+
+## run: start one node (embedded Kafka on 127.0.0.1:9092, admin on 127.0.0.1:8080, data in $(DATA_DIR))
+run: build
+	$(BIN) run --data-dir $(DATA_DIR)
+
+## test: unit, integration and end-to-end tests with the race detector, the fuzz seeds, then lint
+test: test-unit fuzz lint
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## fuzz: run every fuzz target briefly (its seed corpus always runs in test-unit)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+## bench: decoder, detector and pipeline benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sources/ ./detect/ ./event/
+	$(GO) run ./bench -records 20000
+
+clean:
+	rm -rf bin $(DATA_DIR)

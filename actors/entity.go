@@ -1,0 +1,100 @@
+package actors
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/vigil-sec/vigil/detect"
+	"github.com/vigil-sec/vigil/event"
+	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/profiles"
+)
+
+// entityActor owns one entity's profile: it applies the entity's events in
+// order and runs the detectors. Its parent, the shard actor, is the only
+// sender, and persists what the entity hands back on a snapshot.
+type entityActor struct {
+	key     string
+	profile profiles.Profile
+	offset  int64 // last internal record applied
+	engine  *detect.Engine
+	stats   *Stats
+	log     *slog.Logger
+	idle    time.Duration
+	pending []findings.Finding // occurrences not yet handed to the shard
+	ev      event.Event
+}
+
+// entityRecord is one internal record for the entity.
+type entityRecord struct {
+	offset int64
+	data   []byte // encoded event.Event
+}
+
+// snapshotRequest asks for the profile and new findings, for a flush.
+type snapshotRequest struct{}
+
+// snapshot is the entity's answer, sent to its parent.
+type snapshot struct {
+	key      string
+	profile  []byte
+	offset   int64
+	findings []findings.Finding
+}
+
+// entityIdle tells the shard the entity has had no message for its idle
+// time; the shard stops it if it has nothing unflushed.
+type entityIdle struct{ key string }
+
+// inspectRequest asks for an entity's profile as JSON.
+type inspectRequest struct{ key string }
+
+// InspectReply answers an inspectRequest.
+type inspectReply struct {
+	profile json.RawMessage
+	offset  int64
+	active  bool
+	found   bool
+	err     error
+}
+
+func (e *entityActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if e.idle > 0 {
+			ctx.SetReceiveTimeout(e.idle)
+		}
+	case *entityRecord:
+		if m.offset <= e.offset {
+			e.stats.Duplicates.Add(1) // already in the stored profile
+			return
+		}
+		e.ev = event.Event{}
+		if err := e.ev.UnmarshalBinary(m.data); err != nil {
+			// Ingest encoded it, so this is corruption, not bad input.
+			e.log.Error("undecodable internal record", "entity", e.key, "offset", m.offset, "err", err)
+			e.offset = m.offset
+			return
+		}
+		occ := e.engine.Apply(e.profile, &e.ev)
+		e.stats.Applied.Add(1)
+		e.stats.Findings.Add(int64(len(occ)))
+		e.pending = append(e.pending, occ...)
+		e.offset = m.offset
+	case *snapshotRequest:
+		b, err := e.profile.MarshalBinary()
+		if err != nil {
+			e.log.Error("encoding profile", "entity", e.key, "err", err)
+		}
+		ctx.Send(ctx.Parent(), &snapshot{key: e.key, profile: b, offset: e.offset, findings: e.pending})
+		e.pending = nil
+	case *inspectRequest:
+		b, err := json.Marshal(e.profile)
+		ctx.Respond(&inspectReply{profile: b, offset: e.offset, active: true, found: true, err: err})
+	case *actor.ReceiveTimeout:
+		ctx.Send(ctx.Parent(), &entityIdle{key: e.key})
+	}
+}

@@ -1,0 +1,96 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// Config says how to reach a Kafka cluster.
+type Config struct {
+	// Brokers are the seed brokers, host:port. Required.
+	Brokers []string
+	// TLS enables TLS to the brokers. Default false (plain text, for local use).
+	TLS bool
+	// TLSCA is a PEM file of CAs to verify the brokers with. Default: the
+	// system pool.
+	TLSCA string
+	// TLSCert and TLSKey are a PEM client certificate and key for mutual
+	// TLS. Default: none.
+	TLSCert, TLSKey string
+	// TLSServerName overrides the name verified in the broker certificate.
+	TLSServerName string
+	// SASLMechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	// Default "" (no SASL).
+	SASLMechanism string
+	// SASLUser and SASLPassword are the SASL credentials. The password is
+	// never logged.
+	SASLUser, SASLPassword string
+}
+
+// ParseBrokers splits a comma-separated broker list.
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Options returns the kgo options that connect to the cluster.
+func (c Config) Options() ([]kgo.Opt, error) {
+	if len(c.Brokers) == 0 {
+		return nil, fmt.Errorf("kafka: no brokers configured")
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.TLS {
+		tc, err := c.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	switch strings.ToUpper(c.SASLMechanism) {
+	case "":
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha512Mechanism()))
+	default:
+		return nil, fmt.Errorf("kafka: unknown SASL mechanism %q", c.SASLMechanism)
+	}
+	return opts, nil
+}
+
+func (c Config) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+	if c.TLSCA != "" {
+		pem, err := os.ReadFile(c.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: reading TLS CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka: no certificates in %s", c.TLSCA)
+		}
+		tc.RootCAs = pool
+	}
+	if c.TLSCert != "" || c.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: loading TLS client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}

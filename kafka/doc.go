@@ -1,0 +1,5 @@
+// Package kafka holds what vigil needs of Kafka beyond the franz-go client:
+// the connection settings (brokers, TLS, SASL) turned into kgo options, the
+// topics vigil creates and their layout, and the embedded broker that
+// `vigil run` starts when no brokers are configured.
+package kafka

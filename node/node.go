@@ -1,0 +1,265 @@
+// Package node assembles one vigil process: Kafka (or the embedded
+// broker), Pebble, the ingest and shard actors, gossip membership and the
+// admin endpoint. cmd/vigil's run command is a thin wrapper around Start.
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/vigil-sec/vigil/actors"
+	"github.com/vigil-sec/vigil/admin"
+	"github.com/vigil-sec/vigil/cluster"
+	"github.com/vigil-sec/vigil/detect"
+	"github.com/vigil-sec/vigil/intel"
+	"github.com/vigil-sec/vigil/kafka"
+	"github.com/vigil-sec/vigil/storage"
+)
+
+// Config is everything a node can be told. cmd/vigil fills it from flags,
+// VIGIL_* environment variables and a YAML file.
+type Config struct {
+	// DataDir holds Pebble (pebble/) and the embedded broker (kafka/).
+	// Default "vigil-data".
+	DataDir string
+	// Kafka reaches the brokers. With no brokers the embedded broker is
+	// started on EmbeddedBrokerAddr.
+	Kafka kafka.Config
+	// EmbeddedBrokerAddr is where the embedded broker listens. Default
+	// 127.0.0.1:9092.
+	EmbeddedBrokerAddr string
+	// Topics names the raw topics and sizes the internal ones.
+	Topics kafka.Topics
+	// Regions are the enabled regions global-service events are broadcast
+	// to. Default: every commercial region.
+	Regions []string
+	// DefaultRegion places records without a region. Default us-east-1.
+	DefaultRegion string
+	// FlowFormat is the VPC flow-log format of records without a header.
+	// Default: the version 2 default format.
+	FlowFormat string
+	// IntelDir holds extra threat-intelligence lists. Default: only the
+	// built-in lists.
+	IntelDir string
+	// Admin configures the admin endpoint.
+	Admin admin.Config
+	// Gossip configures cluster membership.
+	Gossip cluster.Config
+	// GossipKey is the base64 gossip encryption key (16, 24 or 32 bytes).
+	// Default: none (plain text).
+	GossipKey string
+	// FlushInterval, IdleTimeout: see actors.HostConfig.
+	FlushInterval time.Duration
+	IdleTimeout   time.Duration
+	Logger        *slog.Logger
+}
+
+// Node is a running vigil process.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	broker  *kafka.Broker
+	db      *storage.DB
+	system  *actor.ActorSystem
+	ingest  *actors.Ingest
+	host    *actors.Host
+	members *cluster.Membership
+	admin   *admin.Server
+	admCl   *kgo.Client
+	stats   *actors.Stats
+	reg     *prometheus.Registry
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+	closed sync.Once
+}
+
+// Start starts a node; it runs until ctx ends or Close is called.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "vigil-data"
+	}
+	if cfg.EmbeddedBrokerAddr == "" {
+		cfg.EmbeddedBrokerAddr = "127.0.0.1:9092"
+	}
+	if cfg.Topics.CloudTrail == "" {
+		cfg.Topics = kafka.DefaultTopics()
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger, stats: new(actors.Stats), reg: prometheus.NewRegistry(), errs: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		n.broker, err = kafka.StartBroker(cfg.EmbeddedBrokerAddr, filepath.Join(cfg.DataDir, "kafka"))
+		if err != nil {
+			return nil, err
+		}
+		n.cfg.Kafka.Brokers = n.broker.Addrs()
+		n.log.Info("embedded Kafka broker started", "addr", n.broker.Addrs()[0])
+	}
+	client, err := n.cfg.Kafka.Options()
+	if err != nil {
+		return nil, err
+	}
+	n.admCl, err = kgo.NewClient(client...)
+	if err != nil {
+		return nil, fmt.Errorf("node: kafka client: %w", err)
+	}
+	if err := kafka.Ensure(ctx, n.admCl, cfg.Topics); err != nil {
+		return nil, err
+	}
+	n.db, err = storage.Open(filepath.Join(cfg.DataDir, "pebble"), storage.Options{Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	set := intel.Default()
+	if cfg.IntelDir != "" {
+		if set, err = intel.Load(cfg.IntelDir); err != nil {
+			return nil, err
+		}
+	}
+	dc := detect.DefaultConfig()
+	dc.Intel = set
+	engine := detect.New(dc)
+
+	if err := n.stats.Register(n.reg); err != nil {
+		return nil, err
+	}
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	n.system = actor.NewActorSystemWithConfig(actor.Configure(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return n.log.With("component", "actor")
+	})))
+
+	gossip := cfg.Gossip
+	gossip.Logger = n.log
+	if cfg.GossipKey != "" {
+		if gossip.SecretKey, err = base64.StdEncoding.DecodeString(cfg.GossipKey); err != nil {
+			return nil, fmt.Errorf("node: gossip key: %w", err)
+		}
+	}
+	adminAddr := cfg.Admin.Addr
+	n.admin, err = admin.Listen(cfg.Admin, n, n.reg, n.log)
+	if err != nil {
+		return nil, err
+	}
+	adminAddr = n.admin.Addr()
+	n.members, err = cluster.Join(gossip, cluster.Meta{Admin: adminAddr})
+	if err != nil {
+		return nil, err
+	}
+
+	n.host, err = actors.NewHost(n.system, actors.HostConfig{
+		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
+		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout,
+		OnAssigned: n.members.SetShards, Stats: n.stats, Logger: n.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.ingest, err = actors.NewIngest(n.system, actors.IngestConfig{
+		Client: client, Topics: cfg.Topics, Regions: cfg.Regions, DefaultRegion: cfg.DefaultRegion,
+		FlowFormat: cfg.FlowFormat, Stats: n.stats, Logger: n.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.goRun("shards", func() error { return n.host.Run(runCtx) })
+	n.goRun("ingest", func() error { return n.ingest.Run(runCtx) })
+	n.goRun("admin", n.admin.Serve)
+	n.log.Info("vigil node started", "admin", adminAddr, "gossip", n.members.Addr(), "brokers", n.cfg.Kafka.Brokers, "data", cfg.DataDir)
+	return n, nil
+}
+
+func (n *Node) goRun(name string, fn func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("component stopped", "component", name, "err", err)
+			n.errs <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// Err returns a channel that receives the error of a component that
+// stopped on its own.
+func (n *Node) Err() <-chan error { return n.errs }
+
+// BrokerAddrs returns the Kafka brokers the node uses.
+func (n *Node) BrokerAddrs() []string { return n.cfg.Kafka.Brokers }
+
+// AdminAddr returns the admin endpoint's address.
+func (n *Node) AdminAddr() string { return n.admin.Addr() }
+
+// Close shuts the node down gracefully: it stops polling, flushes every
+// shard and commits, then closes storage and the broker.
+func (n *Node) Close() {
+	n.closed.Do(func() {
+		if n.cancel != nil {
+			n.cancel()
+		}
+		if n.admin != nil {
+			n.admin.Close()
+		}
+		n.wg.Wait()
+		if n.ingest != nil {
+			n.ingest.Close()
+		}
+		if n.host != nil {
+			n.host.Close()
+		}
+		if n.system != nil {
+			n.system.Shutdown()
+		}
+		if n.members != nil {
+			_ = n.members.Leave(time.Second)
+		}
+		if n.admCl != nil {
+			n.admCl.Close()
+		}
+		if n.db != nil {
+			if err := n.db.Close(); err != nil {
+				n.log.Error("closing storage", "err", err)
+			}
+		}
+		if n.broker != nil {
+			n.broker.Close()
+		}
+	})
+}
+
+// loopback reports whether addr listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
