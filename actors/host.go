@@ -87,7 +87,14 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 		sem: make(chan struct{}, cfg.MaxInFlight), shards: make(map[int32]*actor.PID)}
 	var err error
 	h.producer, err = kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Client...),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// Changelog records go to their shard's partition; findings are
+		// spread by id.
+		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+			if topic == kafka.ProfilesTopic {
+				return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+			}
+			return func(r *kgo.Record, n int) int { return int(cluster.ShardOf(string(r.Key), int32(n))) }
+		})),
 		kgo.ProducerLinger(time.Millisecond),
 	)...)
 	if err != nil {
@@ -113,6 +120,7 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 // Run polls until ctx ends.
 func (h *Host) Run(ctx context.Context) error {
 	go h.tick(ctx)
+	defer h.consumer.AllowRebalance() // Close waits for it
 	for {
 		fetches := h.consumer.PollRecords(ctx, 5000)
 		if fetches.IsClientClosed() || ctx.Err() != nil {

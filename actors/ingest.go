@@ -127,6 +127,9 @@ func (in *Ingest) forget(_ context.Context, _ *kgo.Client, lost map[string][]int
 // Run polls until ctx ends. Raw offsets are committed only after every
 // internal record made from them was acknowledged by Kafka.
 func (in *Ingest) Run(ctx context.Context) error {
+	// A poll blocks rebalances until AllowRebalance; leaving the group
+	// (Close) waits for it.
+	defer in.consumer.AllowRebalance()
 	for {
 		fetches := in.consumer.PollRecords(ctx, in.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {

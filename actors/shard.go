@@ -268,7 +268,7 @@ func (s *shardActor) write(ctx actor.Context) {
 			Key: []byte(e.Key), Value: e.Value}, promise)
 	}
 	for _, f := range published {
-		s.host.producer.Produce(ctxBackground, &kgo.Record{Topic: kafka.FindingsTopic, Partition: -1,
+		s.host.producer.Produce(ctxBackground, &kgo.Record{Topic: kafka.FindingsTopic,
 			Key: []byte(f.Key), Value: f.Value}, promise)
 	}
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +23,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("vigil replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vigil replay [flags] PATH...\n\nReads log files and directories (.gz too) and produces them to the raw topics.")
+		fmt.Fprintln(stderr, "Usage: vigil replay [flags] PATH...\n\nReads log files and directories (.gz too) and produces them to the raw topics.\nWith --wait and no PATH it waits until the node has applied everything the raw topics hold.")
 		fs.PrintDefaults()
 	}
 	var (
@@ -52,7 +53,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("--source: want cloudtrail, vpcflow or dns, got %q", source)
 		}
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 && !wait {
 		fs.Usage()
 		return errors.New("no files given")
 	}
@@ -70,7 +71,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		event.SourceCloudTrail: topics.CloudTrail, event.SourceVPCFlow: topics.VPCFlow, event.SourceDNS: topics.DNS,
 	}, ends: make(map[string]map[int32]int64)}
 	start := time.Now()
-	readErr := sources.ReadFiles(fs.Args(), src, r.produce)
+	var readErr error
+	if fs.NArg() > 0 {
+		readErr = sources.ReadFiles(fs.Args(), src, r.produce)
+	}
 	if err := cl.Flush(ctx); err != nil {
 		return fmt.Errorf("flushing: %w", err)
 	}
@@ -83,7 +87,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "%-10s %9d records → %s\n", s, n, r.topics[s])
 		}
 	}
-	fmt.Fprintf(stdout, "produced %d records in %s\n", r.total(), produced.Round(time.Millisecond))
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stdout, "produced %d records in %s\n", r.total(), produced.Round(time.Millisecond))
+	}
 	if readErr != nil {
 		return readErr
 	}
@@ -92,11 +98,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if fs.NArg() == 0 {
+		// Nothing to produce: wait for what the raw topics already hold.
+		if r.ends, err = rawEnds(wctx, cl, topics.Raw()); err != nil {
+			return err
+		}
+	}
 	if err := waitApplied(wctx, cl, r.ends); err != nil {
 		return err
 	}
 	all := time.Since(start)
-	fmt.Fprintf(stdout, "applied %d records in %s (%.0f records/s)\n", r.total(), all.Round(time.Millisecond), float64(r.total())/all.Seconds())
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stdout, "applied %d records in %s (%.0f records/s)\n", r.total(), all.Round(time.Millisecond), float64(r.total())/all.Seconds())
+	} else {
+		fmt.Fprintf(stdout, "applied every record in %s in %s\n", strings.Join(topics.Raw(), ", "), all.Round(time.Millisecond))
+	}
 	return nil
 }
 
@@ -199,6 +215,24 @@ func waitCommitted(ctx context.Context, adm *kadm.Client, group string, want map
 		case <-t.C:
 		}
 	}
+}
+
+// rawEnds returns the end offsets of the raw topics.
+func rawEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string]map[int32]int64, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("listing raw topic end offsets: %w", err)
+	}
+	out := make(map[string]map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			if out[o.Topic] == nil {
+				out[o.Topic] = make(map[int32]int64)
+			}
+			out[o.Topic][o.Partition] = o.Offset
+		}
+	})
+	return out, nil
 }
 
 // ensureTopics creates vigil's topics on a broker.

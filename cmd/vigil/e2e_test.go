@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/vigil-sec/vigil/kafka"
+	"github.com/vigil-sec/vigil/node"
+)
+
+// tour is the sample data set of the README's tour: real CloudTrail and
+// DNS records and realistic flow logs (see testdata/tour/SOURCE.md).
+var tour = []string{"../../testdata/tour/cloudtrail", "../../testdata/tour/dns", "../../testdata/tour/vpcflow"}
+
+// testNode is a node with its embedded broker, in this process.
+type testNode struct {
+	*node.Node
+	dir, broker string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startNode starts a node on dir with its embedded broker on broker.
+// Raw topics get one partition so that the order of records, and so the
+// findings, are the same in every run.
+func startNode(t *testing.T, dir, broker string) *testNode {
+	t.Helper()
+	topics := kafka.DefaultTopics()
+	topics.RawPartitions, topics.Shards = 1, 4
+	cfg := node.Config{
+		DataDir:            dir,
+		EmbeddedBrokerAddr: broker,
+		Topics:             topics,
+		Regions:            []string{"us-east-1", "us-west-2", "eu-west-1"},
+		FlushInterval:      50 * time.Millisecond,
+		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	cfg.Admin.Addr = "127.0.0.1:0"
+	cfg.Gossip.BindAddr = "127.0.0.1:0"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := node.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("starting node: %v", err)
+	}
+	tn := &testNode{Node: n, dir: dir, broker: broker}
+	waitFor(t, "node ready", func() bool { return n.Ready() == nil })
+	return tn
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// vigil runs the command line in this process.
+func vigil(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if code := run(ctx, args, &out, &errb); code != 0 {
+		t.Fatalf("vigil %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func (n *testNode) replay(t *testing.T, paths ...string) string {
+	t.Helper()
+	return vigil(t, append([]string{"replay", "--brokers", n.broker, "--wait", "--timeout", "2m"}, paths...)...)
+}
+
+func (n *testNode) get(t *testing.T, path string, v any) {
+	t.Helper()
+	resp, err := http.Get("http://" + n.AdminAddr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, b)
+	}
+}
+
+type finding struct {
+	ID       string  `json:"id"`
+	Type     string  `json:"type"`
+	Region   string  `json:"region"`
+	Severity float64 `json:"severity"`
+	Service  struct {
+		Count        int    `json:"count"`
+		ResourceRole string `json:"resourceRole"`
+		EventFirst   string `json:"eventFirstSeen"`
+		EventLast    string `json:"eventLastSeen"`
+	} `json:"service"`
+	raw json.RawMessage
+}
+
+func (n *testNode) findings(t *testing.T, query string) []finding {
+	t.Helper()
+	var resp struct {
+		Findings []json.RawMessage `json:"findings"`
+	}
+	n.get(t, "/api/v1/findings"+query, &resp)
+	out := make([]finding, len(resp.Findings))
+	for i, raw := range resp.Findings {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			t.Fatal(err)
+		}
+		out[i].raw = raw
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func byType(fs []finding) map[string][]finding {
+	m := make(map[string][]finding)
+	for _, f := range fs {
+		m[f.Type] = append(m[f.Type], f)
+	}
+	return m
+}
+
+func TestEndToEnd(t *testing.T) {
+	n := startNode(t, t.TempDir(), freeAddr(t))
+	defer n.Close()
+
+	out := n.replay(t, tour...)
+	for _, want := range []string{"cloudtrail        18 records", "vpcflow          244 records", "dns              235 records", "applied 497 records"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("replay output lacks %q:\n%s", want, out)
+		}
+	}
+
+	got := byType(n.findings(t, ""))
+	for _, typ := range []string{
+		"Stealth:IAMUser/CloudTrailLoggingDisabled",
+		"Policy:IAMUser/RootCredentialUsage",
+		"Recon:EC2/Portscan",
+		"UnauthorizedAccess:EC2/SSHBruteForce",
+		"Trojan:EC2/DNSDataExfiltration",
+		"CryptoCurrency:EC2/BitcoinTool.B!DNS",
+	} {
+		if len(got[typ]) == 0 {
+			t.Errorf("no %s finding", typ)
+		}
+	}
+	// Root activity on IAM (a global service) is seen in every enabled
+	// region, aggregated into one finding per region.
+	root := got["Policy:IAMUser/RootCredentialUsage"]
+	var regions []string
+	for _, f := range root {
+		regions = append(regions, f.Region)
+		if f.Service.Count < 2 {
+			t.Errorf("root finding in %s not aggregated: count %d", f.Region, f.Service.Count)
+		}
+		if f.Severity != 2 {
+			t.Errorf("root finding severity %v, want 2", f.Severity)
+		}
+	}
+	slices.Sort(regions)
+	if !slices.Equal(regions, []string{"eu-west-1", "us-east-1", "us-west-2"}) {
+		t.Errorf("root findings in regions %v, want every enabled region", regions)
+	}
+	for _, f := range got["UnauthorizedAccess:EC2/SSHBruteForce"] {
+		if f.Service.ResourceRole != "TARGET" || f.Severity != 2 {
+			t.Errorf("SSH brute force: role %s severity %v, want TARGET 2", f.Service.ResourceRole, f.Severity)
+		}
+	}
+
+	// Filters.
+	high := n.findings(t, "?minSeverity=High")
+	for _, f := range high {
+		if f.Severity < 7 {
+			t.Errorf("minSeverity=High returned severity %v", f.Severity)
+		}
+	}
+	if len(high) == 0 {
+		t.Error("minSeverity=High returned nothing")
+	}
+	if fs := n.findings(t, "?type=Recon:EC2/Portscan"); len(fs) != len(got["Recon:EC2/Portscan"]) {
+		t.Errorf("type filter: %d findings, want %d", len(fs), len(got["Recon:EC2/Portscan"]))
+	}
+	if fs := n.findings(t, "?since=2100-01-01T00:00:00Z"); len(fs) != 0 {
+		t.Errorf("since in the future returned %d findings", len(fs))
+	}
+
+	// Replaying the same records again aggregates: the same ids, higher
+	// counts, no new findings.
+	before := n.findings(t, "")
+	n.replay(t, "../../testdata/tour/cloudtrail")
+	after := n.findings(t, "")
+	if len(after) != len(before) {
+		t.Fatalf("replaying again made %d findings, had %d", len(after), len(before))
+	}
+	for i := range before {
+		if before[i].ID != after[i].ID {
+			t.Fatalf("finding ids changed on replay")
+		}
+		if before[i].Type == "Stealth:IAMUser/CloudTrailLoggingDisabled" && after[i].Service.Count != before[i].Service.Count+1 {
+			t.Errorf("CloudTrailLoggingDisabled count %d after a second replay, want %d", after[i].Service.Count, before[i].Service.Count+1)
+		}
+	}
+
+	// Actors: list and inspect.
+	var list struct {
+		Actors []struct {
+			Kind, ID, Node string
+			Shard          int32
+		} `json:"actors"`
+	}
+	n.get(t, "/api/v1/actors?kind=principal", &list)
+	var rootID string
+	for _, a := range list.Actors {
+		if strings.HasSuffix(a.ID, ":root") && strings.Contains(a.ID, "/us-west-2/") {
+			rootID = a.ID
+		}
+	}
+	if rootID == "" {
+		t.Fatalf("no root principal in us-west-2 among %d principals", len(list.Actors))
+	}
+	var actor struct {
+		Kind, ID, Node string
+		Shard          int32
+		Profile        map[string]any `json:"profile"`
+	}
+	n.get(t, "/api/v1/actors/principal/"+rootID, &actor)
+	if actor.ID != rootID || actor.Node == "" || actor.Profile == nil {
+		t.Errorf("actor %s: got %+v", rootID, actor)
+	}
+
+	var st struct {
+		Sources map[string]struct{ Records, Events, DeadLetters int64 } `json:"sources"`
+		Lag     map[string]int64                                        `json:"consumerLag"`
+	}
+	n.get(t, "/api/v1/status", &st)
+	if st.Sources["vpcflow"].Records != 244 || st.Sources["dns"].Records != 235 {
+		t.Errorf("status counts %+v", st.Sources)
+	}
+	if st.Lag[kafka.ShardsGroup] != 0 || st.Lag[kafka.IngestGroup] != 0 {
+		t.Errorf("lag after --wait: %v", st.Lag)
+	}
+}
+
+// TestRestart stops a node while it is applying records and restarts it;
+// the findings and profiles must equal those of a run without the stop.
+func TestRestart(t *testing.T) {
+	want := func() map[string]string {
+		n := startNode(t, t.TempDir(), freeAddr(t))
+		defer n.Close()
+		n.replay(t, tour...)
+		return n.state(t)
+	}()
+
+	dir, broker := t.TempDir(), freeAddr(t)
+	n := startNode(t, dir, broker)
+	// Produce without waiting, then stop as soon as some records are applied.
+	vigil(t, append([]string{"replay", "--brokers", broker}, tour...)...)
+	waitFor(t, "some records applied", func() bool {
+		st, err := n.Status(context.Background())
+		return err == nil && st.Applied > 0
+	})
+	n.Close()
+	n = startNode(t, dir, broker)
+	defer n.Close()
+	n.replay(t) // nothing new: waits until everything produced is applied
+	got := n.state(t)
+	if len(got) != len(want) {
+		t.Errorf("after restart %d findings and profiles, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g != w {
+			t.Errorf("%s differs after restart:\n got %s\nwant %s", k, g, w)
+		}
+	}
+}
+
+// state returns every finding and profile, by id.
+func (n *testNode) state(t *testing.T) map[string]string {
+	t.Helper()
+	m := make(map[string]string)
+	for _, f := range n.findings(t, "") {
+		m["finding "+f.ID] = string(f.raw)
+	}
+	for _, kind := range []string{"principal", "network"} {
+		var list struct {
+			Actors []struct{ ID string } `json:"actors"`
+		}
+		n.get(t, "/api/v1/actors?kind="+kind, &list)
+		for _, a := range list.Actors {
+			var actor struct {
+				Profile json.RawMessage `json:"profile"`
+			}
+			n.get(t, "/api/v1/actors/"+kind+"/"+a.ID, &actor)
+			m[kind+" "+a.ID] = string(actor.Profile)
+		}
+	}
+	return m
+}
+
+// TestKcat feeds the raw topics with kcat, an independent Kafka client
+// (librdkafka), and checks vigil decodes what it produced.
+func TestKcat(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kcat is not installed (apt-get install kcat)")
+		}
+		t.Skip("kcat is not installed")
+	}
+	n := startNode(t, t.TempDir(), freeAddr(t))
+	defer n.Close()
+	flows, err := os.ReadFile("../../testdata/tour/vpcflow/scan-bruteforce-web.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce := func(topic string, input []byte, extra ...string) {
+		t.Helper()
+		cmd := exec.Command(kcat, append([]string{"-b", n.broker, "-P", "-t", topic}, extra...)...)
+		cmd.Stdin = bytes.NewReader(input)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat: %v\n%s", err, out)
+		}
+	}
+	produce("vigil.raw.vpcflow", flows) // one record per line
+	// A whole CloudTrail file as one record: kcat sends each file named
+	// on its command line as one message.
+	produce("vigil.raw.cloudtrail", nil, "../../testdata/tour/cloudtrail/stratus-cloudtrail-stop.json")
+	n.replay(t) // waits until everything produced is applied
+
+	var st struct {
+		Sources map[string]struct{ Records, Events, DeadLetters int64 } `json:"sources"`
+	}
+	n.get(t, "/api/v1/status", &st)
+	if got := st.Sources["vpcflow"]; got.Records != 244 || got.Events != 244 || got.DeadLetters != 0 {
+		t.Errorf("vpcflow from kcat: %+v, want 244 records and events", got)
+	}
+	if got := st.Sources["cloudtrail"]; got.Records != 1 || got.Events != 1 {
+		t.Errorf("cloudtrail from kcat: %+v, want 1 record with 1 event", got)
+	}
+	got := byType(n.findings(t, ""))
+	if len(got["Recon:EC2/Portscan"]) == 0 || len(got["Stealth:IAMUser/CloudTrailLoggingDisabled"]) == 0 {
+		t.Errorf("findings from kcat-produced records: %v", keys(got))
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestDeadLetters sends bad records of every kind; each must end in the
+// dead-letter topic with a reason, be counted, and not stall the
+// partition: a good record after them is still applied.
+func TestDeadLetters(t *testing.T) {
+	n := startNode(t, t.TempDir(), freeAddr(t))
+	defer n.Close()
+	good := `{"eventVersion":"1.08","userIdentity":{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEROOT00001"},"eventTime":"2024-05-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-west-2","sourceIPAddress":"198.51.100.20","userAgent":"aws-cli/2.15.0","requestParameters":null,"responseElements":null,"requestID":"r1","eventID":"e1","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`
+	bad := []struct {
+		name, topic, value, reason string
+	}{
+		{"truncated JSON", "vigil.raw.cloudtrail", good[:len(good)/2], ""},
+		{"wrong field type", "vigil.raw.cloudtrail", strings.Replace(good, `"eventName":"DescribeInstances"`, `"eventName":42`, 1), "eventName"},
+		{"1 MB user agent", "vigil.raw.cloudtrail", strings.Replace(good, `"aws-cli/2.15.0"`, `"`+strings.Repeat("A", 1<<20)+`"`, 1), "userAgent"},
+		{"invalid UTF-8", "vigil.raw.cloudtrail", strings.Replace(good, `"aws-cli/2.15.0"`, "\"aws-cli/\xff\xfe\"", 1), "UTF-8"},
+		{"unknown flow-log field", "vigil.raw.vpcflow", "version account-id interface-id colour\n2 111122223333 eni-01 red", "colour"},
+		{"bad flow line", "vigil.raw.vpcflow", "2 111122223333 eni-0a1b2c3d4e5f67890 198.51.100.7 10.0.1.25 49152 99999 6 6 360 1741470000 1741470059 ACCEPT OK", "dstport"},
+		{"DNS without query_name", "vigil.raw.dns", `{"version":"1.100000","account_id":"111122223333","region":"us-east-1","query_timestamp":"2024-05-01T10:00:00Z"}`, "query_name"},
+	}
+	opts, err := kafka.Config{Brokers: []string{n.broker}}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.ProducerBatchMaxBytes(4<<20), kgo.MaxBufferedBytes(64<<20))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for _, b := range bad {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: b.topic, Value: []byte(b.value)}).FirstErr(); err != nil {
+			t.Fatalf("%s: %v", b.name, err)
+		}
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "vigil.raw.cloudtrail", Value: []byte(good)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	n.replay(t)
+
+	// The good record behind the bad ones was applied.
+	if fs := n.findings(t, "?type=Policy:IAMUser/RootCredentialUsage"); len(fs) != 1 {
+		t.Errorf("good record after bad ones: %d root findings, want 1", len(fs))
+	}
+	// Every bad record is in the dead-letter topic with its reason.
+	dl, err := kgo.NewClient(append(opts, kgo.ConsumeTopics(kafka.DeadLetterTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	var letters []map[string]any
+	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for len(letters) < len(bad) && pctx.Err() == nil {
+		dl.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+			var m map[string]any
+			if err := json.Unmarshal(r.Value, &m); err != nil {
+				t.Errorf("dead letter is not JSON: %v", err)
+			}
+			if len(r.Value) > 4096 {
+				t.Errorf("dead letter of %d bytes: it must reference the record, not hold it", len(r.Value))
+			}
+			letters = append(letters, m)
+		})
+	}
+	if len(letters) != len(bad) {
+		t.Fatalf("%d dead letters, want %d", len(letters), len(bad))
+	}
+	for _, b := range bad {
+		found := false
+		for _, l := range letters {
+			reason, _ := l["reason"].(string)
+			if l["topic"] == b.topic && reason != "" && strings.Contains(strings.ToLower(reason), strings.ToLower(b.reason)) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no dead letter on %s with a reason mentioning %q; got %v", b.name, b.topic, b.reason, letters)
+		}
+	}
+	var st struct {
+		Sources map[string]struct{ DeadLetters int64 } `json:"sources"`
+	}
+	n.get(t, "/api/v1/status", &st)
+	total := st.Sources["cloudtrail"].DeadLetters + st.Sources["vpcflow"].DeadLetters + st.Sources["dns"].DeadLetters
+	if total != int64(len(bad)) {
+		t.Errorf("dead-letter counters total %d, want %d", total, len(bad))
+	}
+}
+
+// TestCommandLine checks the flag, environment and config-file layers.
+func TestCommandLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"bogus"}, &out, &errb); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"replay", "--source", "syslog", "x"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--source") {
+		t.Errorf("bad --source: exit %d, %s", code, errb.String())
+	}
+	// Flags win over VIGIL_* variables, which win over the YAML file.
+	cfgFile := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(cfgFile, []byte("source: dns\nbrokers: from-file:9092\ntimeout: 7s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_BROKERS", "from-env:9092")
+	t.Setenv("VIGIL_SOURCE", "vpcflow")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	brokers := fs.String("brokers", "", "")
+	source := fs.String("source", "", "")
+	timeout := fs.Duration("timeout", 0, "")
+	if err := parse(fs, []string{"--config", cfgFile, "--source", "cloudtrail"}); err != nil {
+		t.Fatal(err)
+	}
+	if *source != "cloudtrail" || *brokers != "from-env:9092" || *timeout != 7*time.Second {
+		t.Errorf("source %q brokers %q timeout %v; want flag, environment, file", *source, *brokers, *timeout)
+	}
+}
