@@ -104,7 +104,10 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 		kgo.ConsumerGroup(kafka.ShardsGroup),
 		kgo.ConsumeTopics(kafka.EntitiesTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
+		// Only offsets a shard marks after writing its state are
+		// committed (plain autocommit, or CommitUncommittedOffsets, would
+		// commit whatever was polled, applied or not).
+		kgo.AutoCommitMarks(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(h.assigned),
 		kgo.OnPartitionsRevoked(h.revoked),
@@ -289,17 +292,23 @@ func (h *Host) stop(ctx context.Context, parts []int32, drain bool) {
 		_ = h.system.Root.StopFuture(pid).Wait()
 	}
 	if drain {
-		if err := h.consumer.CommitUncommittedOffsets(ctx); err != nil {
+		if err := h.consumer.CommitMarkedOffsets(ctx); err != nil {
 			h.log.Warn("committing on revoke", "err", err)
 		}
 	}
 	h.announce()
 }
 
-// commit marks the shard's next offset for commit, and commits it.
+// commit marks the shard's next offset and commits the marks in the
+// background; kgo orders commits, and a failed one is superseded by the
+// next flush's.
 func (h *Host) commit(p int32, next int64) {
 	h.consumer.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{kafka.EntitiesTopic: {p: {Epoch: -1, Offset: next}}})
-	h.consumer.CommitUncommittedOffsets(ctxBackground) //nolint:errcheck // retried at the next flush
+	go func() {
+		if err := h.consumer.CommitMarkedOffsets(ctxBackground); err != nil && !errors.Is(err, kgo.ErrClientClosed) {
+			h.log.Warn("committing shard offsets", "err", err)
+		}
+	}()
 }
 
 func (h *Host) announce() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -32,6 +33,9 @@ type Config struct {
 	// SASLUser and SASLPassword are the SASL credentials. The password is
 	// never logged.
 	SASLUser, SASLPassword string
+	// SessionTimeout is the consumer-group session timeout: how long a
+	// node that died without leaving keeps its partitions. Default 45s.
+	SessionTimeout time.Duration
 }
 
 // ParseBrokers splits a comma-separated broker list.
@@ -51,6 +55,9 @@ func (c Config) Options() ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("kafka: no brokers configured")
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(c.SessionTimeout))
+	}
 	if c.TLS {
 		tc, err := c.tlsConfig()
 		if err != nil {

@@ -89,7 +89,7 @@ type Node struct {
 }
 
 // Start starts a node; it runs until ctx ends or Close is called.
-func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -102,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.Topics.CloudTrail == "" {
 		cfg.Topics = kafka.DefaultTopics()
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger, stats: new(actors.Stats), reg: prometheus.NewRegistry(), errs: make(chan error, 4)}
+	n := &Node{cfg: cfg, log: cfg.Logger, stats: new(actors.Stats), reg: prometheus.NewRegistry(), errs: make(chan error, 4)}
 	defer func() {
 		if err != nil {
 			n.Close()

@@ -31,7 +31,7 @@ var tour = []string{"../../testdata/tour/cloudtrail", "../../testdata/tour/dns",
 // testNode is a node with its embedded broker, in this process.
 type testNode struct {
 	*node.Node
-	dir, broker string
+	dir, broker, admin string
 }
 
 func freeAddr(t *testing.T) string {
@@ -67,7 +67,7 @@ func startNode(t *testing.T, dir, broker string) *testNode {
 	if err != nil {
 		t.Fatalf("starting node: %v", err)
 	}
-	tn := &testNode{Node: n, dir: dir, broker: broker}
+	tn := &testNode{Node: n, dir: dir, broker: broker, admin: n.AdminAddr()}
 	waitFor(t, "node ready", func() bool { return n.Ready() == nil })
 	return tn
 }
@@ -102,7 +102,7 @@ func (n *testNode) replay(t *testing.T, paths ...string) string {
 
 func (n *testNode) get(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get("http://" + n.AdminAddr() + path)
+	resp, err := http.Get("http://" + n.admin + path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ func kafkaFlags(fs *flag.FlagSet, c *kafka.Config, brokers *string) {
 	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	fs.StringVar(&c.SASLUser, "kafka-sasl-user", "", "SASL user")
 	fs.StringVar(&c.SASLPassword, "kafka-sasl-password", "", "SASL password (prefer VIGIL_KAFKA_SASL_PASSWORD)")
+	fs.DurationVar(&c.SessionTimeout, "kafka-session-timeout", 45*time.Second, "consumer-group session timeout: how long a node that died keeps its shards")
 }
 
 // topicFlags registers the topic names.

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the vigil binary: with VIGIL_TEST_MAIN set it
+// runs the command line instead of the tests, so the crash test can start
+// real vigil processes and kill them.
+func TestMain(m *testing.M) {
+	if os.Getenv("VIGIL_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func vigilProcess(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "VIGIL_TEST_MAIN=1")
+	logf, err := os.Create(filepath.Join(t.TempDir(), "vigil.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", args[0], tail(string(b), 4000))
+		}
+	})
+	return cmd
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// bigFlowFile writes copies of the tour's flow log, each shifted one hour
+// later, so that a node is still applying records when it is killed.
+func bigFlowFile(t *testing.T, copies int) string {
+	t.Helper()
+	src, err := os.ReadFile("../../testdata/tour/vpcflow/scan-bruteforce-web.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for c := range copies {
+		for _, line := range strings.Split(strings.TrimSpace(string(src)), "\n") {
+			f := strings.Fields(line)
+			for _, i := range []int{10, 11} {
+				var ts int64
+				fmt.Sscan(f[i], &ts)
+				f[i] = fmt.Sprint(ts + int64(c)*3600)
+			}
+			b.WriteString(strings.Join(f, " "))
+			b.WriteByte('\n')
+		}
+	}
+	path := filepath.Join(t.TempDir(), "flows.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCrash kills a node (SIGKILL) while it applies records, with Kafka in
+// another process, and restarts it: nothing may be lost or applied twice,
+// so findings and profiles equal those of an uninterrupted run.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	input := append([]string{bigFlowFile(t, 200)}, tour...)
+
+	want := func() map[string]string {
+		n := startNode(t, t.TempDir(), freeAddr(t))
+		defer n.Close()
+		n.replay(t, input...)
+		return n.state(t)
+	}()
+
+	broker := freeAddr(t)
+	vigilProcess(t, "broker", "--addr", broker, "--data-dir", t.TempDir(), "--shards", "4", "--raw-partitions", "1", "--log-level", "warn")
+	dataDir, adminAddr := t.TempDir(), freeAddr(t)
+	nodeArgs := []string{"run", "--brokers", broker, "--data-dir", dataDir, "--admin-addr", adminAddr,
+		"--gossip-addr", "127.0.0.1:0", "--shards", "4", "--raw-partitions", "1", "--flush-interval", "50ms",
+		"--regions", "us-east-1,us-west-2,eu-west-1", "--kafka-session-timeout", "6s", "--log-level", "warn"}
+	waitReady := func() {
+		waitFor(t, "node ready", func() bool {
+			resp, err := http.Get("http://" + adminAddr + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	node := vigilProcess(t, nodeArgs...)
+	waitReady()
+	n := &testNode{broker: broker, admin: adminAddr}
+	vigil(t, append([]string{"replay", "--brokers", broker}, input...)...)
+	waitFor(t, "some records applied", func() bool {
+		var st struct {
+			Applied int64 `json:"appliedEvents"`
+		}
+		n.get(t, "/api/v1/status", &st)
+		return st.Applied > 0
+	})
+	var st struct {
+		Applied int64 `json:"appliedEvents"`
+	}
+	n.get(t, "/api/v1/status", &st)
+	if err := node.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = node.Wait()
+	t.Logf("killed the node after %d events applied", st.Applied)
+
+	vigilProcess(t, nodeArgs...)
+	waitReady()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_ = ctx
+	n.replay(t)
+	got := n.state(t)
+	if len(got) != len(want) {
+		t.Errorf("after the crash %d findings and profiles, want %d", len(got), len(want))
+	}
+	diffs := 0
+	for k, w := range want {
+		if g := got[k]; g != w && diffs < 5 {
+			diffs++
+			t.Errorf("%s differs after the crash:\n got %s\nwant %s", k, g, w)
+		}
+	}
+}
