@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vigil-sec/vigil/actors"
@@ -100,11 +99,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	if fs.NArg() == 0 {
 		// Nothing to produce: wait for what the raw topics already hold.
-		if r.ends, err = rawEnds(wctx, cl, topics.Raw()); err != nil {
+		if r.ends, err = kafka.EndOffsets(wctx, cl, topics.Raw()...); err != nil {
 			return err
 		}
 	}
-	if err := waitApplied(wctx, cl, r.ends); err != nil {
+	if err := kafka.WaitApplied(wctx, cl, r.ends); err != nil {
 		return err
 	}
 	all := time.Since(start)
@@ -156,84 +155,6 @@ func (r *replayer) produce(fr sources.FileRecord) error {
 }
 
 func (r *replayer) total() int64 { return r.counts[1] + r.counts[2] + r.counts[3] }
-
-// waitApplied waits until the ingest group has committed every raw record
-// produced, then until the shards group has committed every internal
-// record that existed at that point: a shard commits only after its
-// profiles and findings are written, so then everything is applied.
-func waitApplied(ctx context.Context, cl *kgo.Client, rawEnds map[string]map[int32]int64) error {
-	adm := kadm.NewClient(cl)
-	if err := waitCommitted(ctx, adm, kafka.IngestGroup, rawEnds); err != nil {
-		return fmt.Errorf("waiting for ingest: %w", err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, kafka.EntitiesTopic)
-	if err != nil {
-		return fmt.Errorf("listing %s end offsets: %w", kafka.EntitiesTopic, err)
-	}
-	want := map[string]map[int32]int64{kafka.EntitiesTopic: {}}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			want[kafka.EntitiesTopic][o.Partition] = o.Offset
-		}
-	})
-	if err := waitCommitted(ctx, adm, kafka.ShardsGroup, want); err != nil {
-		return fmt.Errorf("waiting for shards: %w", err)
-	}
-	return nil
-}
-
-func waitCommitted(ctx context.Context, adm *kadm.Client, group string, want map[string]map[int32]int64) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		got, err := adm.FetchOffsets(ctx, group)
-		if err == nil {
-			behind := int64(0)
-			for topic, parts := range want {
-				for p, end := range parts {
-					o, ok := got.Lookup(topic, p)
-					if !ok || o.Err != nil || o.At < end {
-						if ok && o.At >= 0 {
-							behind += end - o.At
-						} else {
-							behind += end
-						}
-					}
-				}
-			}
-			if behind == 0 {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("%d records not yet applied: %w", behind, ctx.Err())
-			}
-		} else if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}
-}
-
-// rawEnds returns the end offsets of the raw topics.
-func rawEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string]map[int32]int64, error) {
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return nil, fmt.Errorf("listing raw topic end offsets: %w", err)
-	}
-	out := make(map[string]map[int32]int64)
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			if out[o.Topic] == nil {
-				out[o.Topic] = make(map[int32]int64)
-			}
-			out[o.Topic][o.Partition] = o.Offset
-		}
-	})
-	return out, nil
-}
 
 // ensureTopics creates vigil's topics on a broker.
 func ensureTopics(ctx context.Context, kc kafka.Config, t kafka.Topics) error {
