@@ -1,0 +1,419 @@
+package event
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// codecVersion is the first byte of every encoding. Bump it when the layout
+// changes; Unmarshal rejects versions it does not know, so a mixed-version
+// cluster fails loudly rather than misreading fields.
+const codecVersion = 1
+
+// Presence bits of the flags byte.
+const (
+	hasCloudTrail = 1 << iota
+	hasFlow
+	hasDNS
+)
+
+// Bits of the CloudTrail booleans byte.
+const (
+	ctReadOnly = 1 << iota
+	ctGlobal
+	ctMFAAuthenticated
+	ctAssumedRoot
+)
+
+// ErrCodec is wrapped by every error Unmarshal returns.
+var ErrCodec = errors.New("event: bad encoding")
+
+// MarshalBinary encodes e for the internal topic. See AppendBinary.
+func (e *Event) MarshalBinary() ([]byte, error) {
+	return e.AppendBinary(make([]byte, 0, 256))
+}
+
+// AppendBinary appends the encoding of e to b: a version byte, then varints
+// and length-prefixed strings in field order. Time keeps its instant to the
+// nanosecond but not its location or monotonic reading (it decodes as UTC).
+// Request parameters are written in key order, so equal events encode to
+// equal bytes.
+func (e *Event) AppendBinary(b []byte) ([]byte, error) {
+	var flags byte
+	if e.CloudTrail != nil {
+		flags |= hasCloudTrail
+	}
+	if e.Flow != nil {
+		flags |= hasFlow
+	}
+	if e.DNS != nil {
+		flags |= hasDNS
+	}
+	b = append(b, codecVersion, byte(e.Source), byte(e.Kind), flags)
+	b = binary.AppendVarint(b, e.Time.Unix())
+	b = binary.AppendUvarint(b, uint64(e.Time.Nanosecond()))
+	b = appendString(b, e.Account)
+	b = appendString(b, e.Region)
+	b = appendString(b, e.Entity)
+	if c := e.CloudTrail; c != nil {
+		b = appendCloudTrail(b, c)
+	}
+	if f := e.Flow; f != nil {
+		b = appendFlow(b, f)
+	}
+	if d := e.DNS; d != nil {
+		b = appendDNS(b, d)
+	}
+	return b, nil
+}
+
+func appendCloudTrail(b []byte, c *CloudTrail) []byte {
+	for _, s := range [...]string{
+		c.EventID, c.EventName, c.EventSource, c.EventType, c.AWSRegion,
+		c.SourceIP, c.UserAgent, c.ErrorCode, c.ErrorMessage,
+		c.RecipientAccount, c.VPCEndpointID, c.ConsoleLogin, c.MFAUsed,
+	} {
+		b = appendString(b, s)
+	}
+	id := &c.Identity
+	for _, s := range [...]string{
+		id.Type, id.PrincipalID, id.ARN, id.AccountID, id.AccessKeyID,
+		id.UserName, id.InvokedBy, id.SessionIssuerType, id.SessionIssuerARN,
+		id.SessionIssuerUserName, id.EC2RoleDelivery,
+	} {
+		b = appendString(b, s)
+	}
+	var bools byte
+	if c.ReadOnly {
+		bools |= ctReadOnly
+	}
+	if c.Global {
+		bools |= ctGlobal
+	}
+	if id.MFAAuthenticated {
+		bools |= ctMFAAuthenticated
+	}
+	if id.AssumedRoot {
+		bools |= ctAssumedRoot
+	}
+	b = append(b, bools)
+	// 0 = nil map, n+1 = n entries; a nil map and an empty one both round-trip.
+	if c.RequestParameters == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.RequestParameters))+1)
+	var buf [32]string
+	keys := buf[:0]
+	for k := range c.RequestParameters {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = appendString(b, k)
+		b = appendString(b, c.RequestParameters[k])
+	}
+	return b
+}
+
+func appendFlow(b []byte, f *Flow) []byte {
+	b = append(b, f.Version, f.Protocol, byte(f.Action), byte(f.LogStatus), byte(f.Direction))
+	for _, s := range [...]string{f.AccountID, f.InterfaceID, f.InstanceID, f.VPCID, f.SubnetID, f.Region} {
+		b = appendString(b, s)
+	}
+	for _, a := range [...]netip.Addr{f.Src, f.Dst, f.PktSrc, f.PktDst} {
+		b = appendAddr(b, a)
+	}
+	b = binary.AppendUvarint(b, uint64(f.SrcPort))
+	b = binary.AppendUvarint(b, uint64(f.DstPort))
+	b = binary.AppendUvarint(b, uint64(f.TCPFlags))
+	b = binary.AppendUvarint(b, f.Packets)
+	b = binary.AppendUvarint(b, f.Bytes)
+	b = binary.AppendVarint(b, f.Start)
+	b = binary.AppendVarint(b, f.End)
+	return b
+}
+
+func appendDNS(b []byte, d *DNS) []byte {
+	for _, s := range [...]string{
+		d.AccountID, d.Region, d.VPCID, d.QueryName, d.QueryType, d.QueryClass,
+		d.RCode, d.Transport, d.InstanceID, d.ResolverEndpoint, d.FirewallAction,
+	} {
+		b = appendString(b, s)
+	}
+	b = appendAddr(b, d.SrcAddr)
+	b = binary.AppendUvarint(b, uint64(d.SrcPort))
+	if d.Answers == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(d.Answers))+1)
+	for _, a := range d.Answers {
+		b = appendString(b, a.Rdata)
+		b = appendString(b, a.Type)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendAddr writes netip's binary form (0, 4 or 16 bytes, plus any zone)
+// behind a length.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	n := 0
+	switch {
+	case a.Is4():
+		n = 4
+	case a.IsValid():
+		n = 16 + len(a.Zone())
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	b, _ = a.AppendBinary(b) // never fails
+	return b
+}
+
+// UnmarshalBinary decodes an encoding made by MarshalBinary into e,
+// replacing its contents. Every length is checked against the bytes that
+// remain, so garbage yields an error, never a panic or a large allocation.
+// All decoded strings share one allocation.
+func (e *Event) UnmarshalBinary(b []byte) error {
+	*e = Event{}
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty", ErrCodec)
+	}
+	if b[0] != codecVersion {
+		return fmt.Errorf("%w: unknown version %d", ErrCodec, b[0])
+	}
+	r := reader{b: b, s: string(b), off: 1}
+	e.Source = Source(r.byte())
+	e.Kind = EntityKind(r.byte())
+	flags := r.byte()
+	if flags&^(hasCloudTrail|hasFlow|hasDNS) != 0 {
+		r.fail("unknown flags %#x", flags)
+	}
+	sec := r.varint()
+	nsec := r.uvarint()
+	if r.err == nil && nsec >= 1e9 {
+		r.fail("nanoseconds %d out of range", nsec)
+	}
+	e.Time = time.Unix(sec, int64(nsec)).UTC()
+	e.Account = r.string()
+	e.Region = r.string()
+	e.Entity = r.string()
+	if flags&hasCloudTrail != 0 {
+		e.CloudTrail = r.cloudTrail()
+	}
+	if flags&hasFlow != 0 {
+		e.Flow = r.flow()
+	}
+	if flags&hasDNS != 0 {
+		e.DNS = r.dns()
+	}
+	if r.err == nil && r.off != len(b) {
+		r.fail("%d trailing bytes", len(b)-r.off)
+	}
+	if r.err != nil {
+		*e = Event{}
+		return r.err
+	}
+	return nil
+}
+
+// reader decodes sequentially and remembers the first error; after an error
+// every method returns zero values, so decoding code needs no checks.
+type reader struct {
+	b   []byte
+	s   string // b as one string; decoded strings are substrings of it
+	off int
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: at byte %d: %s", ErrCodec, r.off, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.b) {
+		r.fail("truncated")
+		return 0
+	}
+	c := r.b[r.off]
+	r.off++
+	return c
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.fail("bad uvarint")
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+// length reads a length and checks that at least min*length bytes remain.
+func (r *reader) length(min int) int {
+	return r.checkLen(r.uvarint(), min)
+}
+
+// count reads the length of an optional collection, written as 0 for nil
+// and n+1 otherwise; ok is false for nil.
+func (r *reader) count(min int) (n int, ok bool) {
+	v := r.uvarint()
+	if r.err != nil || v == 0 {
+		return 0, false
+	}
+	n = r.checkLen(v-1, min)
+	return n, r.err == nil
+}
+
+func (r *reader) checkLen(n uint64, min int) int {
+	if r.err != nil {
+		return 0
+	}
+	if n > uint64(len(r.b)-r.off)/uint64(min) {
+		r.fail("length %d exceeds the %d bytes left", n, len(r.b)-r.off)
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) string() string {
+	n := r.length(1)
+	if r.err != nil || n == 0 {
+		return ""
+	}
+	s := r.s[r.off : r.off+n]
+	r.off += n
+	return s
+}
+
+func (r *reader) uint16() uint16 {
+	v := r.uvarint()
+	if v > 0xffff {
+		r.fail("%d overflows uint16", v)
+		return 0
+	}
+	return uint16(v)
+}
+
+func (r *reader) addr() netip.Addr {
+	n := r.length(1)
+	if r.err != nil {
+		return netip.Addr{}
+	}
+	var a netip.Addr
+	if err := a.UnmarshalBinary(r.b[r.off : r.off+n]); err != nil {
+		r.fail("address: %v", err)
+		return netip.Addr{}
+	}
+	r.off += n
+	return a
+}
+
+func (r *reader) cloudTrail() *CloudTrail {
+	c := &CloudTrail{}
+	for _, p := range [...]*string{
+		&c.EventID, &c.EventName, &c.EventSource, &c.EventType, &c.AWSRegion,
+		&c.SourceIP, &c.UserAgent, &c.ErrorCode, &c.ErrorMessage,
+		&c.RecipientAccount, &c.VPCEndpointID, &c.ConsoleLogin, &c.MFAUsed,
+	} {
+		*p = r.string()
+	}
+	id := &c.Identity
+	for _, p := range [...]*string{
+		&id.Type, &id.PrincipalID, &id.ARN, &id.AccountID, &id.AccessKeyID,
+		&id.UserName, &id.InvokedBy, &id.SessionIssuerType, &id.SessionIssuerARN,
+		&id.SessionIssuerUserName, &id.EC2RoleDelivery,
+	} {
+		*p = r.string()
+	}
+	bools := r.byte()
+	if bools&^(ctReadOnly|ctGlobal|ctMFAAuthenticated|ctAssumedRoot) != 0 {
+		r.fail("unknown CloudTrail bits %#x", bools)
+	}
+	c.ReadOnly = bools&ctReadOnly != 0
+	c.Global = bools&ctGlobal != 0
+	id.MFAAuthenticated = bools&ctMFAAuthenticated != 0
+	id.AssumedRoot = bools&ctAssumedRoot != 0
+	// Each entry takes at least two bytes (two empty strings).
+	if n, ok := r.count(2); ok {
+		c.RequestParameters = make(map[string]string, n)
+		for range n {
+			k := r.string()
+			c.RequestParameters[k] = r.string()
+		}
+	}
+	return c
+}
+
+func (r *reader) flow() *Flow {
+	f := &Flow{
+		Version:   r.byte(),
+		Protocol:  r.byte(),
+		Action:    FlowAction(r.byte()),
+		LogStatus: LogStatus(r.byte()),
+		Direction: Direction(r.byte()),
+	}
+	for _, p := range [...]*string{&f.AccountID, &f.InterfaceID, &f.InstanceID, &f.VPCID, &f.SubnetID, &f.Region} {
+		*p = r.string()
+	}
+	for _, p := range [...]*netip.Addr{&f.Src, &f.Dst, &f.PktSrc, &f.PktDst} {
+		*p = r.addr()
+	}
+	f.SrcPort = r.uint16()
+	f.DstPort = r.uint16()
+	f.TCPFlags = r.uint16()
+	f.Packets = r.uvarint()
+	f.Bytes = r.uvarint()
+	f.Start = r.varint()
+	f.End = r.varint()
+	return f
+}
+
+func (r *reader) dns() *DNS {
+	d := &DNS{}
+	for _, p := range [...]*string{
+		&d.AccountID, &d.Region, &d.VPCID, &d.QueryName, &d.QueryType, &d.QueryClass,
+		&d.RCode, &d.Transport, &d.InstanceID, &d.ResolverEndpoint, &d.FirewallAction,
+	} {
+		*p = r.string()
+	}
+	d.SrcAddr = r.addr()
+	d.SrcPort = r.uint16()
+	// Each answer takes at least two bytes.
+	if n, ok := r.count(2); ok {
+		d.Answers = make([]Answer, n)
+		for i := range d.Answers {
+			d.Answers[i] = Answer{Rdata: r.string(), Type: r.string()}
+		}
+	}
+	return d
+}
