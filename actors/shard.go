@@ -362,9 +362,8 @@ func (s *shardActor) inspect(ctx actor.Context, m *inspectRequest) {
 
 func (s *shardActor) list(kind event.EntityKind) *listReply {
 	seen := make(map[string]struct{})
-	want := "/" + kind.String() + "/"
 	for key := range s.children {
-		if strings.Contains(key, want) {
+		if k, _, _, _, err := splitKey(key); err == nil && k == kind {
 			seen[key] = struct{}{}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -47,7 +48,7 @@ func freeAddr(t *testing.T) string {
 // startNode starts a node on dir with its embedded broker on broker.
 // Raw topics get one partition so that the order of records, and so the
 // findings, are the same in every run.
-func startNode(t *testing.T, dir, broker string) *testNode {
+func startNode(t *testing.T, dir, broker string, opts ...func(*node.Config)) *testNode {
 	t.Helper()
 	topics := kafka.DefaultTopics()
 	topics.RawPartitions, topics.Shards = 1, 4
@@ -61,6 +62,9 @@ func startNode(t *testing.T, dir, broker string) *testNode {
 	}
 	cfg.Admin.Addr = "127.0.0.1:0"
 	cfg.Gossip.BindAddr = "127.0.0.1:0"
+	for _, o := range opts {
+		o(&cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := node.Start(ctx, cfg)
@@ -285,6 +289,9 @@ func TestRestart(t *testing.T) {
 		n.replay(t, tour...)
 		return n.state(t)
 	}()
+	if len(want) < 20 {
+		t.Fatalf("reference run has only %d findings and profiles", len(want))
+	}
 
 	dir, broker := t.TempDir(), freeAddr(t)
 	n := startNode(t, dir, broker)
@@ -307,6 +314,75 @@ func TestRestart(t *testing.T) {
 			t.Errorf("%s differs after restart:\n got %s\nwant %s", k, g, w)
 		}
 	}
+
+	// A node that takes a shard over without local state rebuilds it from
+	// the changelog topic: remove Pebble and start again.
+	n.Close()
+	if err := os.RemoveAll(filepath.Join(dir, "pebble")); err != nil {
+		t.Fatal(err)
+	}
+	n = startNode(t, dir, broker)
+	defer n.Close()
+	got = n.state(t)
+	if len(got) != len(want) {
+		t.Errorf("restored from the changelog: %d findings and profiles, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g != w {
+			t.Errorf("%s differs after restoring from the changelog:\n got %s\nwant %s", k, g, w)
+		}
+	}
+}
+
+// TestPassivation stops idle entity actors and checks that a passivated
+// entity resumes from its stored profile.
+func TestPassivation(t *testing.T) {
+	n := startNode(t, t.TempDir(), freeAddr(t), func(c *node.Config) { c.IdleTimeout = 100 * time.Millisecond })
+	defer n.Close()
+	n.replay(t, tour...)
+	waitFor(t, "entities passivated", func() bool { return n.metric(t, "vigil_entities_passivated_total") >= 10 })
+	before := byType(n.findings(t, "?type=Stealth:IAMUser/CloudTrailLoggingDisabled"))
+	n.replay(t, "../../testdata/tour/cloudtrail/stratus-cloudtrail-stop.json")
+	after := byType(n.findings(t, "?type=Stealth:IAMUser/CloudTrailLoggingDisabled"))
+	typ := "Stealth:IAMUser/CloudTrailLoggingDisabled"
+	if len(before[typ]) != 1 || len(after[typ]) != 1 || after[typ][0].Service.Count != before[typ][0].Service.Count+1 {
+		t.Errorf("passivated principal did not resume: before %+v after %+v", before[typ], after[typ])
+	}
+	var actor struct {
+		Active  bool
+		Profile map[string]any
+	}
+	var list struct {
+		Actors []struct{ ID string } `json:"actors"`
+	}
+	n.get(t, "/api/v1/actors?kind=network", &list)
+	if len(list.Actors) == 0 {
+		t.Fatal("no network actors listed after passivation")
+	}
+	n.get(t, "/api/v1/actors/network/"+list.Actors[0].ID, &actor)
+	if actor.Active || actor.Profile == nil {
+		t.Errorf("passivated entity: active %v, profile %v; want it read from storage", actor.Active, actor.Profile != nil)
+	}
+}
+
+// metric reads one counter from /metrics.
+func (n *testNode) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + n.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
 }
 
 // state returns every finding and profile, by id.
