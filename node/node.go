@@ -159,12 +159,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("node: gossip key: %w", err)
 		}
 	}
-	adminAddr := cfg.Admin.Addr
 	n.admin, err = admin.Listen(cfg.Admin, n, n.reg, n.log)
 	if err != nil {
 		return nil, err
 	}
-	adminAddr = n.admin.Addr()
+	adminAddr := n.admin.Addr()
 	n.members, err = cluster.Join(gossip, cluster.Meta{Admin: adminAddr})
 	if err != nil {
 		return nil, err

@@ -164,7 +164,7 @@ func TestEndToEnd(t *testing.T) {
 	defer n.Close()
 
 	out := n.replay(t, tour...)
-	for _, want := range []string{"cloudtrail        18 records", "vpcflow          244 records", "dns              235 records", "applied 497 records"} {
+	for _, want := range []string{"cloudtrail        18 records", "vpcflow          252 records", "dns              235 records", "applied 505 records"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("replay output lacks %q:\n%s", want, out)
 		}
@@ -272,7 +272,7 @@ func TestEndToEnd(t *testing.T) {
 		Lag     map[string]int64                                        `json:"consumerLag"`
 	}
 	n.get(t, "/api/v1/status", &st)
-	if st.Sources["vpcflow"].Records != 244 || st.Sources["dns"].Records != 235 {
+	if st.Sources["vpcflow"].Records != 252 || st.Sources["dns"].Records != 235 {
 		t.Errorf("status counts %+v", st.Sources)
 	}
 	if st.Lag[kafka.ShardsGroup] != 0 || st.Lag[kafka.IngestGroup] != 0 {
@@ -442,8 +442,8 @@ func TestKcat(t *testing.T) {
 		Sources map[string]struct{ Records, Events, DeadLetters int64 } `json:"sources"`
 	}
 	n.get(t, "/api/v1/status", &st)
-	if got := st.Sources["vpcflow"]; got.Records != 244 || got.Events != 244 || got.DeadLetters != 0 {
-		t.Errorf("vpcflow from kcat: %+v, want 244 records and events", got)
+	if got := st.Sources["vpcflow"]; got.Records != 252 || got.Events != 252 || got.DeadLetters != 0 {
+		t.Errorf("vpcflow from kcat: %+v, want 252 records and events", got)
 	}
 	if got := st.Sources["cloudtrail"]; got.Records != 1 || got.Events != 1 {
 		t.Errorf("cloudtrail from kcat: %+v, want 1 record with 1 event", got)

@@ -1,0 +1,94 @@
+package detect
+
+import (
+	"net/netip"
+	"strings"
+	"unicode"
+
+	"github.com/vigil-sec/vigil/event"
+	"github.com/vigil-sec/vigil/findings"
+)
+
+// Helpers shared by the CloudTrail detectors: the AccessKey resource and
+// the AWS_API_CALL action of a finding (spec §3.7).
+
+// accessKeyResource describes the credentials that made a call.
+func accessKeyResource(ct *event.CloudTrail) findings.Resource {
+	id := &ct.Identity
+	name := id.UserName
+	if name == "" {
+		name = id.SessionIssuerUserName
+	}
+	return findings.Resource{
+		ResourceType: findings.ResourceAccessKey,
+		AccessKeyDetails: &findings.AccessKeyDetails{
+			AccessKeyID: id.AccessKeyID,
+			PrincipalID: id.PrincipalID,
+			UserName:    name,
+			UserType:    id.Type,
+		},
+	}
+}
+
+// apiCallAction describes the call. A sourceIPAddress with letters in it
+// is the host name of an AWS service calling for the principal ("Domain"
+// caller, e.g. "cloudformation.amazonaws.com", "AWS Internal"); anything
+// else is the caller's address, kept as logged when it does not parse
+// (anonymised logs write addresses such as "08.1.250.216").
+func apiCallAction(ct *event.CloudTrail, affected map[string]string) findings.Action {
+	if affected == nil {
+		affected = map[string]string{}
+	}
+	a := &findings.AwsAPICallAction{
+		API:               ct.EventName,
+		ServiceName:       ct.EventSource,
+		ErrorCode:         ct.ErrorCode,
+		UserAgent:         ct.UserAgent,
+		AffectedResources: affected,
+	}
+	switch ip, err := netip.ParseAddr(ct.SourceIP); {
+	case err == nil:
+		a.CallerType = "Remote IP"
+		a.RemoteIPDetails = remoteIP(ip)
+	case ct.SourceIP == "":
+	case strings.IndexFunc(ct.SourceIP, unicode.IsLetter) >= 0:
+		a.CallerType = "Domain"
+		a.DomainDetails = &findings.DomainDetails{Domain: ct.SourceIP}
+	case strings.Contains(ct.SourceIP, ":"):
+		a.CallerType = "Remote IP"
+		a.RemoteIPDetails = &findings.RemoteIPDetails{IPAddressV6: ct.SourceIP}
+	default:
+		a.CallerType = "Remote IP"
+		a.RemoteIPDetails = &findings.RemoteIPDetails{IPAddressV4: ct.SourceIP}
+	}
+	return findings.Action{ActionType: findings.ActionAWSAPICall, AwsAPICallAction: a}
+}
+
+// userAgentInfo is additionalInfo.userAgent (spec §3.7).
+func userAgentInfo(ct *event.CloudTrail) findings.AdditionalInfo {
+	if ct.UserAgent == "" {
+		return nil
+	}
+	return findings.AdditionalInfo{"userAgent": map[string]string{"fullUserAgent": ct.UserAgent}}
+}
+
+// remoteIP is the remoteIpDetails of an address.
+func remoteIP(a netip.Addr) *findings.RemoteIPDetails {
+	a = a.Unmap()
+	if a.Is4() {
+		return &findings.RemoteIPDetails{IPAddressV4: a.String()}
+	}
+	return &findings.RemoteIPDetails{IPAddressV6: a.String()}
+}
+
+// principalLabel names the caller in titles: "<userType> <userName>".
+func principalLabel(id *event.Identity) string {
+	name := id.UserName
+	if name == "" {
+		name = id.SessionIssuerUserName
+	}
+	if name == "" {
+		name = id.ARN
+	}
+	return strings.TrimSpace(id.Type + " " + name)
+}

@@ -1,0 +1,47 @@
+package detect
+
+import (
+	"github.com/vigil-sec/vigil/event"
+	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/profiles"
+)
+
+// CryptoCurrency:EC2/BitcoinTool.B!DNS (High, ACTOR, DNS_REQUEST): the
+// entity queried a domain associated with crypto-currency mining — a
+// mining pool, a pool proxy or a browser-miner host. Unwanted miners are
+// the most common payload on compromised instances. The query name or one
+// of its parent domains must be on a crypto list of Config.Intel (the
+// built-in set holds the maltrail, NoCoin and panther-analysis lists, and
+// the GuardDuty tester's crypto.guarddutyc2activityb.com as "vigil-test").
+// Every matching query is an occurrence; they aggregate.
+//
+// additionalInfo.threatListName and evidence.threatIntelligenceDetails
+// name the list. Aggregation key: (account, region, type, entity, query
+// name) (spec §4.2 "EC2 ACTOR, threat-intel domain").
+
+func (e *Engine) cryptoDNS(n *profiles.Network, ev *event.Event, out []findings.Finding) []findings.Finding {
+	if e.cfg.Intel == nil {
+		return out
+	}
+	q := ev.DNS
+	name := queryName(q)
+	match, list, ok := e.cfg.Intel.CryptoDomain(name)
+	if !ok {
+		return out
+	}
+	_, domain, _ := registrable(name)
+	account, region := placement(&n.Header, ev)
+	f := findings.New(TypeBitcoinToolDNS, findings.SeverityHigh, account, region, ev.Time, entityKey(&n.Header, ev), name)
+	f.Resource = instanceResource(n, ev, q.SrcAddr)
+	f.Service.Action = dnsAction(q, name, domain)
+	f.Service.ResourceRole = findings.RoleActor
+	f.Service.AdditionalInfo = findings.AdditionalInfo{"threatListName": list, "domain": match}
+	f.Service.Evidence = &findings.Evidence{ThreatIntelligenceDetails: []findings.ThreatIntelligenceDetail{{
+		ThreatListName: list, ThreatNames: []string{"CryptoCurrency"},
+	}}}
+	inst := instanceLabel(n, ev)
+	f.Title = "Bitcoin-related domain name queried by EC2 instance " + inst + "."
+	f.Description = "EC2 instance " + inst + " is querying a domain name that is associated with Bitcoin-related activity: " +
+		name + " matches " + match + " on threat list " + list + "."
+	return append(out, f)
+}

@@ -1,0 +1,280 @@
+// Package intel holds threat-intelligence sets: the domain lists that
+// threat-intel findings match against. A Set is built once (Load, LoadFS or
+// Default) and never changes afterwards, so any number of detectors may
+// read it concurrently without locking.
+package intel
+
+import (
+	"bufio"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Set is an immutable collection of threat lists. The zero Set matches
+// nothing.
+type Set struct {
+	// crypto maps a listed crypto-currency domain to the index of the first
+	// list (in list-name order) that holds it.
+	crypto map[string]int
+	// lists are the names of the threat lists, sorted.
+	lists []string
+}
+
+// maxLine bounds a list file's line; longer lines are an error rather than
+// a silent truncation.
+const maxLine = 64 << 10
+
+// List files are recognised by these extensions; anything else in a list
+// directory (README, SOURCE.md, licences) is ignored.
+var listExts = []string{".txt", ".list", ".hosts"}
+
+// Load reads the threat lists in directory dir (see LoadFS).
+func Load(dir string) (*Set, error) {
+	s, err := LoadFS(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("intel: load %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// LoadFS reads the threat lists at the top level of fsys. Every file ending
+// in .txt, .list or .hosts is a crypto-currency domain list named after the
+// file without its extension, except files whose name begins with "trusted":
+// those are trusted lists, and a threat-list entry equal to a trusted entry
+// is dropped. One entry per line, in any of these forms:
+//
+//	minexmr.com                      a domain
+//	0.0.0.0 minexmr.com              a hosts-file line (every name after the address)
+//	||minexmr.com^$third-party       an adblock domain rule (options ignored)
+//
+// Blank lines and lines starting with '#' or '!' are comments, as is
+// anything after " #". Entries that are not domains (IP addresses,
+// "ip:port", URLs, adblock path rules) are skipped, and so are entries that
+// are public suffixes ("ddns.net"), which would match every site under them.
+func LoadFS(fsys fs.FS) (*Set, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	type list struct {
+		name    string
+		domains []string
+	}
+	var threat []list
+	trusted := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		ext := path.Ext(name)
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !slices.Contains(listExts, ext) {
+			continue
+		}
+		domains, err := readList(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		base := strings.TrimSuffix(name, ext)
+		if strings.HasPrefix(base, "trusted") {
+			for _, d := range domains {
+				trusted[d] = true
+			}
+			continue
+		}
+		threat = append(threat, list{base, domains})
+	}
+	slices.SortFunc(threat, func(a, b list) int { return strings.Compare(a.name, b.name) })
+	s := &Set{crypto: map[string]int{}}
+	for _, l := range threat {
+		if i := len(s.lists); i > 0 && s.lists[i-1] == l.name {
+			return nil, fmt.Errorf("two list files named %q", l.name)
+		}
+		idx := len(s.lists)
+		s.lists = append(s.lists, l.name)
+		for _, d := range l.domains {
+			if _, dup := s.crypto[d]; !dup && !trusted[d] {
+				s.crypto[d] = idx
+			}
+		}
+	}
+	return s, nil
+}
+
+// readList returns the domains of one list file.
+func readList(fsys fs.FS, name string) ([]string, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	for sc.Scan() {
+		out = appendEntries(out, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// appendEntries appends the domains of one list line to out.
+func appendEntries(out []string, line string) []string {
+	line = strings.TrimSpace(line)
+	if i := strings.Index(line, " #"); i >= 0 {
+		line = strings.TrimSpace(line[:i])
+	}
+	if line == "" || line[0] == '#' || line[0] == '!' || line[0] == '[' {
+		return out
+	}
+	if rule, ok := strings.CutPrefix(line, "||"); ok {
+		host, _, ok := strings.Cut(rule, "^")
+		if d, valid := normalize(host); ok && valid {
+			out = append(out, d)
+		}
+		return out
+	}
+	fields := strings.Fields(line)
+	if len(fields) > 1 {
+		// A hosts-file line: an address, then one or more names.
+		if _, err := netip.ParseAddr(fields[0]); err != nil {
+			return out
+		}
+		fields = fields[1:]
+	}
+	for _, f := range fields {
+		if d, ok := normalize(f); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// normalize returns s as a list entry: lower case, without a trailing dot
+// or a leading "*.", and reports whether it is a usable domain: ASCII
+// letters, digits, '-' and '_' in 1–63-byte labels that do not start or
+// end with '-', at least two labels, an ICANN top-level domain, and not
+// itself a public suffix.
+func normalize(s string) (string, bool) {
+	s = strings.TrimSuffix(strings.ToLower(s), ".")
+	s = strings.TrimPrefix(s, "*.")
+	if len(s) == 0 || len(s) > 253 || !strings.Contains(s, ".") {
+		return "", false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", false
+			}
+		}
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return "", false
+	}
+	// The top-level domain must be a real one: this drops address
+	// fragments ("1.2.3"), file names from adblock path rules
+	// ("cryptonight.wasm") and placeholders ("my.domain").
+	if _, icann := publicsuffix.PublicSuffix(s[strings.LastIndexByte(s, '.')+1:]); !icann {
+		return "", false
+	}
+	if ps, _ := publicsuffix.PublicSuffix(s); ps == s {
+		return "", false
+	}
+	return s, true
+}
+
+// CryptoDomain reports whether name, or one of its parent domains, is on a
+// crypto-currency list: "pool.minexmr.com" matches an entry "minexmr.com".
+// It returns the entry that matched, the most specific first, and the name
+// of the list holding it. Case and a trailing dot are ignored.
+func (s *Set) CryptoDomain(name string) (match, list string, ok bool) {
+	if s == nil || len(s.crypto) == 0 {
+		return "", "", false
+	}
+	name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	for name != "" {
+		if i, ok := s.crypto[name]; ok {
+			return name, s.lists[i], true
+		}
+		dot := strings.IndexByte(name, '.')
+		if dot < 0 {
+			break
+		}
+		name = name[dot+1:]
+	}
+	return "", "", false
+}
+
+// Len returns the number of crypto-currency domains in s.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.crypto)
+}
+
+// Lists returns the names of s's threat lists, sorted.
+func (s *Set) Lists() []string {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.lists)
+}
+
+// builtin holds the lists of intel/lists; see lists/SOURCE.md.
+//
+//go:embed lists/*.txt
+var builtin embed.FS
+
+// defaultSet parses the built-in lists once; the Set is immutable, so
+// sharing it is safe.
+var defaultSet = sync.OnceValues(func() (*Set, error) {
+	sub, err := fs.Sub(builtin, "lists")
+	if err != nil {
+		return nil, err
+	}
+	return LoadFS(sub)
+})
+
+// Default returns the built-in set: the crypto-mining domain lists of
+// maltrail, NoCoin and panther-analysis, and the GuardDuty tester's
+// crypto indicator domain as list "vigil-test". The same immutable Set is
+// returned on every call.
+func Default() *Set {
+	s, err := defaultSet()
+	if err != nil {
+		// The embedded lists are fixed at build time and covered by tests;
+		// an empty set is the safe answer to an impossible error.
+		return &Set{}
+	}
+	return s
+}
+
+// errNoLists is returned by defaultErr when the embedded lists are broken;
+// it exists for the package's own tests.
+var errNoLists = errors.New("intel: built-in lists are empty")
+
+// defaultErr returns the built-in set or the error that Default hides.
+func defaultErr() (*Set, error) {
+	s, err := defaultSet()
+	if err != nil {
+		return nil, err
+	}
+	if s.Len() == 0 {
+		return nil, errNoLists
+	}
+	return s, nil
+}

@@ -1,0 +1,199 @@
+// Package profiles holds the behavioural profile of every entity vigil
+// watches — a principal (IAM user, role or root) or a network entity
+// (instance or network interface) — and its compact binary encoding.
+//
+// A profile is what remains of the raw logs: identity, counters, bounded
+// sets of what the entity has been seen doing, and the short event-time
+// windows the detectors count in. Everything in it is bounded. Every set
+// and map has a cap (the Max* constants, each documented with why), full
+// sets evict their least recently seen entry, and windows expire by event
+// time, so a profile cannot grow without limit however hard an attacker
+// drives the entity. A profile is not safe for concurrent use; its entity
+// actor owns it.
+//
+// The encoding (MarshalBinary, Unmarshal) is a version byte, a kind byte,
+// then varints and length-prefixed strings (see codec.go). It is what the
+// shards store in Pebble and append to the changelog, so it is compact;
+// the JSON form (the exported, json-tagged fields) is for the admin
+// endpoint.
+package profiles
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vigil-sec/vigil/event"
+)
+
+// Profile is the behavioural profile of one entity.
+type Profile interface {
+	// Kind is the kind of entity the profile describes.
+	Kind() event.EntityKind
+	// MarshalBinary returns the compact encoding of the profile.
+	MarshalBinary() ([]byte, error)
+	// UnmarshalBinary replaces the profile with the one encoded in b.
+	UnmarshalBinary(b []byte) error
+}
+
+// Caps on what a profile holds. When a set is full, adding a new value
+// evicts the least recently seen one.
+const (
+	// MaxIDLen bounds identity strings (account, region, entity, ARNs,
+	// ids): an IAM ARN is at most 2048 characters.
+	MaxIDLen = 2048
+	// MaxValueLen bounds a remembered free-form value (a user agent, a
+	// source "IP" that is a host name). Longer values are cut: the prefix
+	// identifies the client, and an attacker cannot inflate the profile
+	// with megabyte user agents.
+	MaxValueLen = 512
+	// MaxAPIs bounds a principal's API set. A busy automation role uses a
+	// few hundred distinct APIs; enumeration tools call many more, and
+	// beyond 512 the least recently used drop out (about 40 KB at most).
+	MaxAPIs = 512
+	// MaxSourceIPs bounds a principal's source addresses: people and
+	// services use a handful; a principal seen from more than 64 recent
+	// addresses is already anomalous, and the recent ones are kept.
+	MaxSourceIPs = 64
+	// MaxUserAgents bounds a principal's user agents (SDK and CLI versions
+	// of a few clients).
+	MaxUserAgents = 32
+	// MaxENIs bounds the network interfaces of a network entity: the
+	// largest instance types attach at most 15 (50 on a few), and the
+	// recent ones are what findings name.
+	MaxENIs = 16
+	// MaxLocalAddrs bounds the learned local addresses of a network
+	// entity: an interface has a primary and a few secondary private
+	// addresses (at most 50 on the largest types).
+	MaxLocalAddrs = 32
+	// MaxRemoteWindows bounds each per-remote window list (port-scan
+	// probes, inbound and outbound SSH attempts). A host under attack is
+	// refreshed on every attempt and so never the least recently seen;
+	// a fan of one-off remotes (a busy server, a horizontal scan) only
+	// churns the least recent slots.
+	MaxRemoteWindows = 128
+	// MaxWindowPorts bounds the distinct ports (or connections) a window
+	// remembers. Detection needs only up to its threshold; the rest of a
+	// window's activity is counted in Hits.
+	MaxWindowPorts = 64
+	// MaxFanoutAddrs bounds the distinct remote hosts of the SSH fan-out
+	// window; thresholds are below it.
+	MaxFanoutAddrs = 64
+	// MaxDomainWindows bounds the DNS-tunnelling windows: one per
+	// registrable domain that received encoded-looking queries.
+	MaxDomainWindows = 64
+	// MaxWindowNames bounds the distinct query-name hashes a domain window
+	// remembers.
+	MaxWindowNames = 64
+	// MaxDomainLen is the longest DNS name (253 characters).
+	MaxDomainLen = 253
+)
+
+// Header is the identity and bookkeeping every profile carries.
+type Header struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Entity  string `json:"entity"`
+	// Offset is the internal-topic offset of the last record applied to
+	// the profile, -1 before the first. The shard sets it; it lets a
+	// replay skip records already applied (design invariant 1).
+	Offset int64 `json:"offset"`
+	// Events counts the events applied.
+	Events uint64 `json:"events"`
+	// FirstEvent and LastEvent are the earliest and latest event times
+	// seen (event time, never the wall clock).
+	FirstEvent time.Time `json:"firstEvent"`
+	LastEvent  time.Time `json:"lastEvent"`
+}
+
+func newHeader(account, region, entity string) Header {
+	return Header{
+		Account: clip(account, MaxIDLen),
+		Region:  clip(region, MaxIDLen),
+		Entity:  clip(entity, MaxIDLen),
+		Offset:  -1,
+	}
+}
+
+// observe counts one event at time t.
+func (h *Header) observe(t time.Time) {
+	h.Events++
+	if h.FirstEvent.IsZero() || t.Before(h.FirstEvent) {
+		h.FirstEvent = t
+	}
+	if t.After(h.LastEvent) {
+		h.LastEvent = t
+	}
+}
+
+func (h *Header) encode(e *encoder) {
+	e.str(h.Account)
+	e.str(h.Region)
+	e.str(h.Entity)
+	e.varint(h.Offset)
+	e.uvarint(h.Events)
+	e.time(h.FirstEvent)
+	e.time(h.LastEvent)
+}
+
+func (h *Header) decode(d *decoder) {
+	h.Account = d.str("account", MaxIDLen)
+	h.Region = d.str("region", MaxIDLen)
+	h.Entity = d.str("entity", MaxIDLen)
+	h.Offset = d.varint()
+	h.Events = d.uvarint()
+	h.FirstEvent = d.time()
+	h.LastEvent = d.time()
+}
+
+// New returns the empty profile of an entity of the given kind, or nil if
+// kind is not a profiled kind.
+func New(kind event.EntityKind, account, region, entity string) Profile {
+	switch kind {
+	case event.KindPrincipal:
+		return NewPrincipal(account, region, entity)
+	case event.KindNetwork:
+		return NewNetwork(account, region, entity)
+	}
+	return nil
+}
+
+// Unmarshal decodes a profile of the given kind from b.
+func Unmarshal(kind event.EntityKind, b []byte) (Profile, error) {
+	var p Profile
+	switch kind {
+	case event.KindPrincipal:
+		p = &Principal{}
+	case event.KindNetwork:
+		p = &Network{}
+	default:
+		return nil, fmt.Errorf("profiles: unmarshal: unknown entity kind %d", kind)
+	}
+	if err := p.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// HeaderOf returns the header of a profile, or nil for a type this package
+// does not define.
+func HeaderOf(p Profile) *Header {
+	switch p := p.(type) {
+	case *Principal:
+		return &p.Header
+	case *Network:
+		return &p.Header
+	}
+	return nil
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && i > n-4 && s[i]&0xc0 == 0x80 {
+		i--
+	}
+	return s[:i]
+}
