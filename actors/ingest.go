@@ -238,21 +238,7 @@ func (a *ingestActor) Receive(ctx actor.Context) {
 
 // ingest decodes and produces a batch, then waits for every produce.
 func (a *ingestActor) ingest(records []*kgo.Record) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}
-		wg.Done()
-	}
+	var produced acks
 	stats := a.cfg.Stats
 	for _, r := range records {
 		stats.Records[a.source].Add(1)
@@ -264,8 +250,7 @@ func (a *ingestActor) ingest(records []*kgo.Record) error {
 				failed = 1
 			}
 			stats.DeadLetters[a.source].Add(failed)
-			wg.Add(1)
-			a.producer.Produce(context.Background(), a.deadLetter(r, err), promise)
+			a.producer.Produce(context.Background(), a.deadLetter(r, err), produced.promise())
 		}
 		pos := rawPosition{source: a.source, partition: r.Partition, Position: storage.Position{Offset: r.Offset}}
 		for i := range evs {
@@ -285,21 +270,19 @@ func (a *ingestActor) ingest(records []*kgo.Record) error {
 					return fmt.Errorf("encoding event: %w", err)
 				}
 				key := ev.Key()
-				wg.Add(1)
 				a.producer.Produce(context.Background(), &kgo.Record{
 					Topic:     kafka.EntitiesTopic,
 					Partition: cluster.ShardOf(key, a.cfg.Topics.Shards),
 					Key:       []byte(key),
 					Value:     value,
-				}, promise)
+				}, produced.promise())
 				pos.Index++
 				stats.Events[a.source].Add(1)
 			}
 		}
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return fmt.Errorf("producing: %w", firstErr)
+	if err := produced.wait(); err != nil {
+		return fmt.Errorf("producing: %w", err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -247,33 +246,18 @@ func (s *shardActor) write(ctx actor.Context) {
 	applied := s.flushMeta.Applied
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}
-		wg.Done()
-	}
-	wg.Add(len(entries) + len(published))
+	produced := new(acks)
 	for _, e := range entries {
 		s.host.producer.Produce(ctxBackground, &kgo.Record{Topic: kafka.ProfilesTopic, Partition: s.partition,
-			Key: []byte(e.Key), Value: e.Value}, promise)
+			Key: []byte(e.Key), Value: e.Value}, produced.promise())
 	}
 	for _, f := range published {
 		s.host.producer.Produce(ctxBackground, &kgo.Record{Topic: kafka.FindingsTopic,
-			Key: []byte(f.Key), Value: f.Value}, promise)
+			Key: []byte(f.Key), Value: f.Value}, produced.promise())
 	}
 	go func() {
-		wg.Wait()
-		root.Send(self, &flushAcked{applied: applied, err: firstErr})
+		err := produced.wait()
+		root.Send(self, &flushAcked{applied: applied, err: err})
 	}()
 }
 

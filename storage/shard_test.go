@@ -19,8 +19,7 @@ func open(t *testing.T, dir string) *DB {
 func TestBatchAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	db := open(t, dir)
-	s0, s1 := db.Shard(0), db.Shard(1)
-	b := s0.NewBatch()
+	b := db.Shard(0).NewBatch()
 	b.SetProfile("1/us-east-1/principal/arn:aws:iam::1:user/a", []byte("profile-a"), 41)
 	b.SetFinding("abc", []byte(`{"id":"abc"}`))
 	meta := Meta{Applied: 41, Watermarks: map[string]Position{"cloudtrail/0": {Offset: 7, Index: 2}}}
@@ -37,7 +36,7 @@ func TestBatchAndReopen(t *testing.T) {
 
 	db = open(t, dir)
 	defer db.Close()
-	s0, s1 = db.Shard(0), db.Shard(1)
+	s0, s1 := db.Shard(0), db.Shard(1)
 	data, off, ok, err := s0.Profile("1/us-east-1/principal/arn:aws:iam::1:user/a")
 	if err != nil || !ok || string(data) != "profile-a" || off != 41 {
 		t.Fatalf("profile after reopen: %q %d %v %v", data, off, ok, err)
