@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -46,9 +47,10 @@ func main() {
 		templates = flag.String("templates", "testdata/tour/cloudtrail,sources/testdata/cloudtrail,../shared/data/stratus_detonation_logs/docs/detonation-logs", "CloudTrail template files or directories (missing ones are skipped)")
 		gen       = flag.String("gen", "", "write the corpus to this directory instead of measuring")
 		jsonOut   = flag.String("json", "", "also write the report as JSON to this file")
+		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the measured scenarios to this file")
 	)
 	flag.Parse()
-	if err := run(*records, strings.Split(*scenarios, ","), int32(*shards), *templates, *gen, *jsonOut); err != nil {
+	if err := run(*records, strings.Split(*scenarios, ","), int32(*shards), *templates, *gen, *jsonOut, *cpuProf); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -68,7 +70,7 @@ type Result struct {
 	PebbleMiB     float64 `json:"pebbleMiB"`
 }
 
-func run(n int, scenarios []string, shards int32, templates, gen, jsonOut string) error {
+func run(n int, scenarios []string, shards int32, templates, gen, jsonOut, cpuProf string) error {
 	var paths []string
 	for _, p := range strings.Split(templates, ",") {
 		if _, err := os.Stat(p); err == nil {
@@ -89,6 +91,17 @@ func run(n int, scenarios []string, shards int32, templates, gen, jsonOut string
 	}
 	if gen != "" {
 		return writeCorpus(gen, data)
+	}
+	if cpuProf != "" { // the measured scenarios only, not the generation
+		f, err := os.Create(cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var results []Result
 	for _, sc := range scenarios {

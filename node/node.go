@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-sec/vigil/detect"
 	"github.com/vigil-sec/vigil/intel"
 	"github.com/vigil-sec/vigil/kafka"
+	"github.com/vigil-sec/vigil/sources"
 	"github.com/vigil-sec/vigil/storage"
 )
 
@@ -43,7 +44,7 @@ type Config struct {
 	// Topics names the raw topics and sizes the internal ones.
 	Topics kafka.Topics
 	// Regions are the enabled regions global-service events are broadcast
-	// to. Default: every commercial region.
+	// to. Default: every commercial region (sources.CommercialRegions).
 	Regions []string
 	// DefaultRegion places records without a region. Default us-east-1.
 	DefaultRegion string
@@ -100,6 +101,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if cfg.Topics.CloudTrail == "" {
 		cfg.Topics = kafka.DefaultTopics()
+	}
+	if len(cfg.Regions) == 0 {
+		cfg.Regions = sources.CommercialRegions
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, stats: new(actors.Stats), reg: prometheus.NewRegistry(), errs: make(chan error, 4)}
 	defer func() {
