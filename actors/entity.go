@@ -61,6 +61,20 @@ type inspectReply struct {
 	err     error
 }
 
+// apply runs the detectors. A detector bug costs the one event (logged and
+// counted), not the actor: a panic would make protoactor restart it and
+// drop the message silently.
+func (e *entityActor) apply(offset int64) (occ []findings.Finding) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("detector panic", "entity", e.key, "offset", offset, "panic", p)
+			e.stats.DetectorErrors.Add(1)
+			occ = nil
+		}
+	}()
+	return e.engine.Apply(e.profile, &e.ev)
+}
+
 func (e *entityActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -79,7 +93,7 @@ func (e *entityActor) Receive(ctx actor.Context) {
 			e.offset = m.offset
 			return
 		}
-		occ := e.engine.Apply(e.profile, &e.ev)
+		occ := e.apply(m.offset)
 		e.stats.Applied.Add(1)
 		e.stats.Findings.Add(int64(len(occ)))
 		e.pending = append(e.pending, occ...)

@@ -231,9 +231,18 @@ type ingestActor struct {
 }
 
 func (a *ingestActor) Receive(ctx actor.Context) {
-	if b, ok := ctx.Message().(*rawBatch); ok {
-		b.done(a.ingest(b.records))
+	b, ok := ctx.Message().(*rawBatch)
+	if !ok {
+		return
 	}
+	// The poll loop waits for done: it must be called even on a bug, and
+	// then nothing is committed.
+	defer func() {
+		if p := recover(); p != nil {
+			b.done(fmt.Errorf("ingest of %s/%d failed: %v", a.topic, a.partition, p))
+		}
+	}()
+	b.done(a.ingest(b.records))
 }
 
 // ingest decodes and produces a batch, then waits for every produce.
@@ -287,7 +296,15 @@ func (a *ingestActor) ingest(records []*kgo.Record) error {
 	return nil
 }
 
-func (a *ingestActor) decode(r *kgo.Record) ([]event.Event, sources.Result, error) {
+func (a *ingestActor) decode(r *kgo.Record) (evs []event.Event, res sources.Result, err error) {
+	// A decoder bug must cost one record, not stall the partition: the
+	// record goes to the dead-letter topic like any undecodable one.
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("decoder panic", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "panic", p)
+			evs, res, err = nil, sources.Result{}, &sources.DecodeError{Reason: fmt.Sprintf("%s: decoder failed: %v", a.source, p)}
+		}
+	}()
 	a.evs = a.evs[:0]
 	switch a.source {
 	case event.SourceCloudTrail:

@@ -23,6 +23,8 @@ type Stats struct {
 	Flushes    atomic.Int64 // shard flushes written
 	Passivated atomic.Int64 // entity actors stopped when idle
 	Spawned    atomic.Int64 // entity actors started
+
+	DetectorErrors atomic.Int64 // events a detector failed on
 }
 
 var allSources = []event.Source{event.SourceCloudTrail, event.SourceVPCFlow, event.SourceDNS}
@@ -55,6 +57,7 @@ func (s *Stats) Register(reg prometheus.Registerer) error {
 		one("vigil_shard_flushes_total", "Shard flushes written to Pebble.", &s.Flushes),
 		one("vigil_entities_passivated_total", "Entity actors stopped when idle.", &s.Passivated),
 		one("vigil_entities_spawned_total", "Entity actors started.", &s.Spawned),
+		one("vigil_detector_errors_total", "Events a detector failed on (a bug: see the log).", &s.DetectorErrors),
 	)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

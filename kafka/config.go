@@ -38,17 +38,6 @@ type Config struct {
 	SessionTimeout time.Duration
 }
 
-// ParseBrokers splits a comma-separated broker list.
-func ParseBrokers(s string) []string {
-	var out []string
-	for _, b := range strings.Split(s, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
 // Options returns the kgo options that connect to the cluster.
 func (c Config) Options() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {

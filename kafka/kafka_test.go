@@ -88,9 +88,6 @@ func TestOptionsRejectBadSettings(t *testing.T) {
 			t.Errorf("Options(%+v) accepted", c)
 		}
 	}
-	if got := ParseBrokers(" a:1, b:2,,"); len(got) != 2 || got[1] != "b:2" {
-		t.Errorf("ParseBrokers: %v", got)
-	}
 }
 
 // TestTLSAndSASL connects through the TLS and SCRAM options to a broker

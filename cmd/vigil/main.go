@@ -92,7 +92,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// listFlag is a comma-separated flag value.
+// splitList splits a comma-separated flag value (brokers, gossip seeds).
 func splitList(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ",") {

@@ -44,7 +44,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if brokers == "" {
 		brokers = "127.0.0.1:9092"
 	}
-	kc.Brokers = kafka.ParseBrokers(brokers)
+	kc.Brokers = splitList(brokers)
 	src := event.SourceUnknown
 	if source != "" {
 		var ok bool

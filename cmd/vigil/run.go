@@ -77,7 +77,7 @@ func runNode(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = log
-	cfg.Kafka.Brokers = kafka.ParseBrokers(brokers)
+	cfg.Kafka.Brokers = splitList(brokers)
 	cfg.Gossip.Seeds = splitList(seeds)
 	cfg.Topics.Shards, cfg.Topics.RawPartitions, cfg.Topics.Replication = int32(shards), int32(rawParts), int16(replicas)
 	if cfg.Regions, err = sources.ParseRegions(regions); err != nil {
