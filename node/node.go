@@ -61,9 +61,12 @@ type Config struct {
 	// GossipKey is the base64 gossip encryption key (16, 24 or 32 bytes).
 	// Default: none (plain text).
 	GossipKey string
-	// FlushInterval, IdleTimeout: see actors.HostConfig.
+	// Storage sizes Pebble's cache and memtables; see storage.Options.
+	Storage storage.Options
+	// FlushInterval, IdleTimeout, MaxInFlight: see actors.HostConfig.
 	FlushInterval time.Duration
 	IdleTimeout   time.Duration
+	MaxInFlight   int
 	Logger        *slog.Logger
 }
 
@@ -133,7 +136,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := kafka.Ensure(ctx, n.admCl, cfg.Topics); err != nil {
 		return nil, err
 	}
-	n.db, err = storage.Open(filepath.Join(cfg.DataDir, "pebble"), storage.Options{Logger: n.log})
+	storeOpts := cfg.Storage
+	storeOpts.Logger = n.log
+	n.db, err = storage.Open(filepath.Join(cfg.DataDir, "pebble"), storeOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.host, err = actors.NewHost(n.system, actors.HostConfig{
 		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
-		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout,
+		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
 		OnAssigned: n.members.SetShards, Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {

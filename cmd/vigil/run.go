@@ -38,14 +38,16 @@ func runNode(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg      node.Config
-		brokers  string
-		regions  string
-		seeds    string
-		logLevel string
-		shards   int
-		rawParts int
-		replicas int
+		cfg        node.Config
+		brokers    string
+		regions    string
+		seeds      string
+		logLevel   string
+		shards     int
+		rawParts   int
+		replicas   int
+		cacheMB    int
+		memtableMB int
 	)
 	kafkaFlags(fs, &cfg.Kafka, &brokers)
 	topicFlags(fs, &cfg.Topics)
@@ -68,10 +70,14 @@ func runNode(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.GossipKey, "gossip-key", "", "base64 gossip encryption key, 16/24/32 bytes (prefer VIGIL_GOSSIP_KEY)")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 500*time.Millisecond, "how often a shard writes changed profiles")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "idle time after which an entity actor is passivated")
+	fs.IntVar(&cfg.MaxInFlight, "max-inflight-batches", 64, "polled batches handed to shards and not yet applied, before the consumer waits")
+	fs.IntVar(&cacheMB, "pebble-cache-mb", 128, "Pebble block cache in MiB (memtables are reserved from it)")
+	fs.IntVar(&memtableMB, "pebble-memtable-mb", 32, "Pebble memtable size in MiB")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	cfg.Storage.CacheSize, cfg.Storage.MemTableSize = int64(cacheMB)<<20, uint64(memtableMB)<<20
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
 		return err
