@@ -69,30 +69,19 @@ func TestCloudTrailLoggingDisabledPanther(t *testing.T) {
 		"AWS.CloudTrail.DNSLogsDeleted/Logs Deleted":                     0,
 		"AWS.VPCFlow.LogsDeleted/Logs Deleted":                           0,
 	}
-	cases := pantherCases(t, "AWS.CloudTrail.Stopped", "AWS.CloudTrail.EventSelectorsDisabled",
-		"AWS.CloudTrail.DNSLogsDeleted", "AWS.VPCFlow.LogsDeleted")
-	if len(cases) != len(want) {
-		t.Fatalf("%d cases, want %d", len(cases), len(want))
-	}
-	for _, c := range cases {
-		name := c.RuleID + "/" + c.TestName
-		t.Run(name, func(t *testing.T) {
-			w := newWorld(DefaultConfig())
-			got := ofType(w.apply(cloudTrailEvent(t, c.Log)), TypeCloudTrailLoggingDisabled)
-			if n, ok := want[name]; !ok || len(got) != n {
-				t.Fatalf("%d findings, want %d (case known: %v):%s", len(got), n, ok, summary(got))
+	rules := []string{"AWS.CloudTrail.Stopped", "AWS.CloudTrail.EventSelectorsDisabled",
+		"AWS.CloudTrail.DNSLogsDeleted", "AWS.VPCFlow.LogsDeleted"}
+	runPantherCases(t, TypeCloudTrailLoggingDisabled, want, rules, func(t *testing.T, got []findings.Finding) {
+		if len(got) == 1 {
+			// The trail is named by ARN: the finding names the trail.
+			if tr := got[0].Service.Action.AwsAPICallAction.AffectedResources["AWS::CloudTrail::Trail"]; tr != "example-trail" {
+				t.Errorf("trail = %q, want example-trail", tr)
 			}
-			if len(got) == 1 {
-				// The trail is named by ARN: the finding names the trail.
-				if tr := got[0].Service.Action.AwsAPICallAction.AffectedResources["AWS::CloudTrail::Trail"]; tr != "example-trail" {
-					t.Errorf("trail = %q, want example-trail", tr)
-				}
-				if u := got[0].Resource.AccessKeyDetails; u.UserType != "AssumedRole" || u.UserName != "Tester" {
-					t.Errorf("accessKeyDetails = %+v", u)
-				}
+			if u := got[0].Resource.AccessKeyDetails; u.UserType != "AssumedRole" || u.UserName != "Tester" {
+				t.Errorf("accessKeyDetails = %+v", u)
 			}
-		})
-	}
+		}
+	})
 }
 
 // ctJSON is a CloudTrail record for the cases the data sets lack.

@@ -453,3 +453,25 @@ func checkFinding(t testing.TB, f findings.Finding) {
 		t.Fatalf("finding does not marshal: %v", err)
 	}
 }
+
+// runPantherCases runs each panther-analysis test case of rules in a fresh
+// world and checks its number of findings of type typ against want, which
+// must list every case; check then checks those findings further.
+func runPantherCases(t *testing.T, typ string, want map[string]int, rules []string, check func(t *testing.T, got []findings.Finding)) {
+	t.Helper()
+	cases := pantherCases(t, rules...)
+	if len(cases) != len(want) {
+		t.Fatalf("%d cases, want %d", len(cases), len(want))
+	}
+	for _, c := range cases {
+		name := c.RuleID + "/" + c.TestName
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(DefaultConfig())
+			got := ofType(w.apply(cloudTrailEvent(t, c.Log)), typ)
+			if n, ok := want[name]; !ok || len(got) != n {
+				t.Fatalf("%d findings, want %d (case known: %v):%s", len(got), n, ok, summary(got))
+			}
+			check(t, got)
+		})
+	}
+}

@@ -181,6 +181,18 @@ func TestPortscanPositives(t *testing.T) {
 func TestPortscanNegatives(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 11))
 	eph := func() uint16 { return uint16(32768 + r.IntN(28000)) }
+	// balancerTraffic appends a load balancer's requests to the instance
+	// and the instance's replies to the balancer's ephemeral ports (v2).
+	balancerTraffic := func(evs []*event.Event) []*event.Event {
+		for i := range 500 {
+			at := scanStart.Add(time.Duration(i) * 300 * time.Millisecond)
+			e := eph()
+			evs = append(evs,
+				flowSpec{at: at, src: "10.0.0.200", dst: localIP, sport: e, dport: 8080, packets: 3, bytes: 300, version: 2}.event(),
+				flowSpec{at: at, src: localIP, dst: "10.0.0.200", sport: 8080, dport: e, packets: 2, bytes: 900, version: 2}.event())
+		}
+		return evs
+	}
 	for _, tc := range []struct {
 		name   string
 		events func() []*event.Event
@@ -230,28 +242,13 @@ func TestPortscanNegatives(t *testing.T) {
 			name: "replies to a load balancer's many ephemeral ports (v2)",
 			events: func() []*event.Event {
 				evs := []*event.Event{flowSpec{at: scanStart.Add(-time.Minute), src: localIP, dst: "52.94.76.10", sport: eph(), dport: 443, packets: 10, bytes: 4000, version: 2}.event()}
-				for i := range 500 {
-					at := scanStart.Add(time.Duration(i) * 300 * time.Millisecond)
-					e := eph()
-					evs = append(evs,
-						flowSpec{at: at, src: "10.0.0.200", dst: localIP, sport: e, dport: 8080, packets: 3, bytes: 300, version: 2}.event(),
-						flowSpec{at: at, src: localIP, dst: "10.0.0.200", sport: 8080, dport: e, packets: 2, bytes: 900, version: 2}.event())
-				}
-				return evs
+				return balancerTraffic(evs)
 			},
 		},
 		{
 			name: "the same, before the instance's address is known",
 			events: func() []*event.Event {
-				var evs []*event.Event
-				for i := range 500 {
-					at := scanStart.Add(time.Duration(i) * 300 * time.Millisecond)
-					e := eph()
-					evs = append(evs,
-						flowSpec{at: at, src: "10.0.0.200", dst: localIP, sport: e, dport: 8080, packets: 3, bytes: 300, version: 2}.event(),
-						flowSpec{at: at, src: localIP, dst: "10.0.0.200", sport: 8080, dport: e, packets: 2, bytes: 900, version: 2}.event())
-				}
-				return evs
+				return balancerTraffic(nil)
 			},
 		},
 		{

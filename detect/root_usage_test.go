@@ -28,30 +28,18 @@ func TestRootCredentialUsagePanther(t *testing.T) {
 		"AWS.CloudTrail.RootPasswordChanged/Root Password Changed":             1,
 		"AWS.CloudTrail.RootPasswordChanged/Root Password Change Failed":       1, // the root session made the (failed) request
 	}
-	cases := pantherCases(t, "AWS.Root.Activity", "AWS.Console.RootLogin", "AWS.Console.RootLoginFailed",
-		"AWS.CloudTrail.RootAccessKeyCreated", "AWS.CloudTrail.RootPasswordChanged")
-	if len(cases) != len(want) {
-		t.Fatalf("%d cases, want %d", len(cases), len(want))
-	}
-	for _, c := range cases {
-		name := c.RuleID + "/" + c.TestName
-		t.Run(name, func(t *testing.T) {
-			w := newWorld(DefaultConfig())
-			got := ofType(w.apply(cloudTrailEvent(t, c.Log)), TypeRootCredentialUsage)
-			n, ok := want[name]
-			if !ok || len(got) != n {
-				t.Fatalf("%d findings, want %d (case known: %v):%s", len(got), n, ok, summary(got))
+	rules := []string{"AWS.Root.Activity", "AWS.Console.RootLogin", "AWS.Console.RootLoginFailed",
+		"AWS.CloudTrail.RootAccessKeyCreated", "AWS.CloudTrail.RootPasswordChanged"}
+	runPantherCases(t, TypeRootCredentialUsage, want, rules, func(t *testing.T, got []findings.Finding) {
+		for _, f := range got {
+			checkFinding(t, f)
+			if f.Severity != findings.SeverityLow || f.Resource.AccessKeyDetails.UserType != "Root" ||
+				!strings.HasPrefix(f.Title, "The API ") || !strings.HasSuffix(f.Title, " was invoked using root credentials.") {
+				b, _ := json.MarshalIndent(f, "", "  ")
+				t.Fatalf("finding:\n%s", b)
 			}
-			for _, f := range got {
-				checkFinding(t, f)
-				if f.Severity != findings.SeverityLow || f.Resource.AccessKeyDetails.UserType != "Root" ||
-					!strings.HasPrefix(f.Title, "The API ") || !strings.HasSuffix(f.Title, " was invoked using root credentials.") {
-					b, _ := json.MarshalIndent(f, "", "  ")
-					t.Fatalf("finding:\n%s", b)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestRootCredentialUsageScenario replays panther-analysis' compromised

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/vigil-sec/vigil/wire"
 )
 
 // codecVersion is the first byte of every encoding. Bump it when the layout
@@ -54,11 +56,10 @@ func (e *Event) AppendBinary(b []byte) ([]byte, error) {
 		flags |= hasDNS
 	}
 	b = append(b, codecVersion, byte(e.Source), byte(e.Kind), flags)
-	b = binary.AppendVarint(b, e.Time.Unix())
-	b = binary.AppendUvarint(b, uint64(e.Time.Nanosecond()))
-	b = appendString(b, e.Account)
-	b = appendString(b, e.Region)
-	b = appendString(b, e.Entity)
+	b = wire.AppendTime(b, e.Time)
+	b = wire.AppendString(b, e.Account)
+	b = wire.AppendString(b, e.Region)
+	b = wire.AppendString(b, e.Entity)
 	if c := e.CloudTrail; c != nil {
 		b = appendCloudTrail(b, c)
 	}
@@ -77,7 +78,7 @@ func appendCloudTrail(b []byte, c *CloudTrail) []byte {
 		c.SourceIP, c.UserAgent, c.ErrorCode, c.ErrorMessage,
 		c.RecipientAccount, c.VPCEndpointID, c.ConsoleLogin, c.MFAUsed,
 	} {
-		b = appendString(b, s)
+		b = wire.AppendString(b, s)
 	}
 	id := &c.Identity
 	for _, s := range [...]string{
@@ -85,7 +86,7 @@ func appendCloudTrail(b []byte, c *CloudTrail) []byte {
 		id.UserName, id.InvokedBy, id.SessionIssuerType, id.SessionIssuerARN,
 		id.SessionIssuerUserName, id.EC2RoleDelivery,
 	} {
-		b = appendString(b, s)
+		b = wire.AppendString(b, s)
 	}
 	var bools byte
 	if c.ReadOnly {
@@ -113,8 +114,8 @@ func appendCloudTrail(b []byte, c *CloudTrail) []byte {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		b = appendString(b, k)
-		b = appendString(b, c.RequestParameters[k])
+		b = wire.AppendString(b, k)
+		b = wire.AppendString(b, c.RequestParameters[k])
 	}
 	return b
 }
@@ -122,7 +123,7 @@ func appendCloudTrail(b []byte, c *CloudTrail) []byte {
 func appendFlow(b []byte, f *Flow) []byte {
 	b = append(b, f.Version, f.Protocol, byte(f.Action), byte(f.LogStatus), byte(f.Direction))
 	for _, s := range [...]string{f.AccountID, f.InterfaceID, f.InstanceID, f.VPCID, f.SubnetID, f.Region} {
-		b = appendString(b, s)
+		b = wire.AppendString(b, s)
 	}
 	for _, a := range [...]netip.Addr{f.Src, f.Dst, f.PktSrc, f.PktDst} {
 		b = appendAddr(b, a)
@@ -142,7 +143,7 @@ func appendDNS(b []byte, d *DNS) []byte {
 		d.AccountID, d.Region, d.VPCID, d.QueryName, d.QueryType, d.QueryClass,
 		d.RCode, d.Transport, d.InstanceID, d.ResolverEndpoint, d.FirewallAction,
 	} {
-		b = appendString(b, s)
+		b = wire.AppendString(b, s)
 	}
 	b = appendAddr(b, d.SrcAddr)
 	b = binary.AppendUvarint(b, uint64(d.SrcPort))
@@ -151,15 +152,10 @@ func appendDNS(b []byte, d *DNS) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(d.Answers))+1)
 	for _, a := range d.Answers {
-		b = appendString(b, a.Rdata)
-		b = appendString(b, a.Type)
+		b = wire.AppendString(b, a.Rdata)
+		b = wire.AppendString(b, a.Type)
 	}
 	return b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // appendAddr writes netip's binary form (0, 4 or 16 bytes, plus any zone)
@@ -189,17 +185,17 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 	if b[0] != codecVersion {
 		return fmt.Errorf("%w: unknown version %d", ErrCodec, b[0])
 	}
-	r := reader{b: b, s: string(b), off: 1}
-	e.Source = Source(r.byte())
-	e.Kind = EntityKind(r.byte())
-	flags := r.byte()
+	r := reader{Reader: wire.Reader{Buf: b, Off: 1, Wrap: wrapErr}, s: string(b)}
+	e.Source = Source(r.Byte())
+	e.Kind = EntityKind(r.Byte())
+	flags := r.Byte()
 	if flags&^(hasCloudTrail|hasFlow|hasDNS) != 0 {
-		r.fail("unknown flags %#x", flags)
+		r.Failf("unknown flags %#x", flags)
 	}
-	sec := r.varint()
-	nsec := r.uvarint()
-	if r.err == nil && nsec >= 1e9 {
-		r.fail("nanoseconds %d out of range", nsec)
+	sec := r.Varint()
+	nsec := r.Uvarint()
+	if r.Err == nil && nsec >= 1e9 {
+		r.Failf("nanoseconds %d out of range", nsec)
 	}
 	e.Time = time.Unix(sec, int64(nsec)).UTC()
 	e.Account = r.string()
@@ -214,92 +210,50 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 	if flags&hasDNS != 0 {
 		e.DNS = r.dns()
 	}
-	if r.err == nil && r.off != len(b) {
-		r.fail("%d trailing bytes", len(b)-r.off)
+	if r.Err == nil && r.Off != len(b) {
+		r.Failf("%d trailing bytes", len(b)-r.Off)
 	}
-	if r.err != nil {
+	if r.Err != nil {
 		*e = Event{}
-		return r.err
+		return r.Err
 	}
 	return nil
 }
 
-// reader decodes sequentially and remembers the first error; after an error
-// every method returns zero values, so decoding code needs no checks.
+// reader decodes sequentially (see wire.Reader). Decoded strings are
+// substrings of s, the input as one string, so they share one allocation.
 type reader struct {
-	b   []byte
-	s   string // b as one string; decoded strings are substrings of it
-	off int
-	err error
+	wire.Reader
+	s string
 }
 
-func (r *reader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: at byte %d: %s", ErrCodec, r.off, fmt.Sprintf(format, args...))
-	}
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if r.off >= len(r.b) {
-		r.fail("truncated")
-		return 0
-	}
-	c := r.b[r.off]
-	r.off++
-	return c
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
-		r.fail("bad uvarint")
-		return 0
-	}
-	r.off += n
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.off += n
-	return v
+// wrapErr words every decoding error as "event: bad encoding: at byte N: ...".
+func wrapErr(off int, err error) error {
+	return fmt.Errorf("%w: at byte %d: %s", ErrCodec, off, err)
 }
 
 // length reads a length and checks that at least min*length bytes remain.
 func (r *reader) length(min int) int {
-	return r.checkLen(r.uvarint(), min)
+	return r.checkLen(r.Uvarint(), min)
 }
 
 // count reads the length of an optional collection, written as 0 for nil
 // and n+1 otherwise; ok is false for nil.
 func (r *reader) count(min int) (n int, ok bool) {
-	v := r.uvarint()
-	if r.err != nil || v == 0 {
+	v := r.Uvarint()
+	if r.Err != nil || v == 0 {
 		return 0, false
 	}
 	n = r.checkLen(v-1, min)
-	return n, r.err == nil
+	return n, r.Err == nil
 }
 
 func (r *reader) checkLen(n uint64, min int) int {
-	if r.err != nil {
+	if r.Err != nil {
 		return 0
 	}
-	if n > uint64(len(r.b)-r.off)/uint64(min) {
-		r.fail("length %d exceeds the %d bytes left", n, len(r.b)-r.off)
+	if n > uint64(r.Left())/uint64(min) {
+		r.Failf("length %d exceeds the %d bytes left", n, r.Left())
 		return 0
 	}
 	return int(n)
@@ -307,34 +261,27 @@ func (r *reader) checkLen(n uint64, min int) int {
 
 func (r *reader) string() string {
 	n := r.length(1)
-	if r.err != nil || n == 0 {
+	if r.Err != nil || n == 0 {
 		return ""
 	}
-	s := r.s[r.off : r.off+n]
-	r.off += n
+	s := r.s[r.Off : r.Off+n]
+	r.Off += n
 	return s
 }
 
-func (r *reader) uint16() uint16 {
-	v := r.uvarint()
-	if v > 0xffff {
-		r.fail("%d overflows uint16", v)
-		return 0
-	}
-	return uint16(v)
-}
+func (r *reader) uint16() uint16 { return wire.Uint[uint16](&r.Reader, "%d overflows uint16") }
 
 func (r *reader) addr() netip.Addr {
 	n := r.length(1)
-	if r.err != nil {
+	if r.Err != nil {
 		return netip.Addr{}
 	}
 	var a netip.Addr
-	if err := a.UnmarshalBinary(r.b[r.off : r.off+n]); err != nil {
-		r.fail("address: %v", err)
+	if err := a.UnmarshalBinary(r.Buf[r.Off : r.Off+n]); err != nil {
+		r.Failf("address: %v", err)
 		return netip.Addr{}
 	}
-	r.off += n
+	r.Off += n
 	return a
 }
 
@@ -355,9 +302,9 @@ func (r *reader) cloudTrail() *CloudTrail {
 	} {
 		*p = r.string()
 	}
-	bools := r.byte()
+	bools := r.Byte()
 	if bools&^(ctReadOnly|ctGlobal|ctMFAAuthenticated|ctAssumedRoot) != 0 {
-		r.fail("unknown CloudTrail bits %#x", bools)
+		r.Failf("unknown CloudTrail bits %#x", bools)
 	}
 	c.ReadOnly = bools&ctReadOnly != 0
 	c.Global = bools&ctGlobal != 0
@@ -376,11 +323,11 @@ func (r *reader) cloudTrail() *CloudTrail {
 
 func (r *reader) flow() *Flow {
 	f := &Flow{
-		Version:   r.byte(),
-		Protocol:  r.byte(),
-		Action:    FlowAction(r.byte()),
-		LogStatus: LogStatus(r.byte()),
-		Direction: Direction(r.byte()),
+		Version:   r.Byte(),
+		Protocol:  r.Byte(),
+		Action:    FlowAction(r.Byte()),
+		LogStatus: LogStatus(r.Byte()),
+		Direction: Direction(r.Byte()),
 	}
 	for _, p := range [...]*string{&f.AccountID, &f.InterfaceID, &f.InstanceID, &f.VPCID, &f.SubnetID, &f.Region} {
 		*p = r.string()
@@ -391,10 +338,10 @@ func (r *reader) flow() *Flow {
 	f.SrcPort = r.uint16()
 	f.DstPort = r.uint16()
 	f.TCPFlags = r.uint16()
-	f.Packets = r.uvarint()
-	f.Bytes = r.uvarint()
-	f.Start = r.varint()
-	f.End = r.varint()
+	f.Packets = r.Uvarint()
+	f.Bytes = r.Uvarint()
+	f.Start = r.Varint()
+	f.End = r.Varint()
 	return f
 }
 

@@ -2,10 +2,12 @@ package profiles
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/vigil-sec/vigil/event"
+	"github.com/vigil-sec/vigil/wire"
 )
 
 // The binary encoding of a profile is
@@ -24,7 +26,7 @@ const encodingVersion = 1
 
 // errTruncated is wrapped by every decoding error caused by running out of
 // input.
-var errTruncated = errors.New("truncated")
+var errTruncated = wire.ErrTruncated
 
 type encoder struct {
 	b []byte
@@ -34,8 +36,8 @@ func (e *encoder) byte(v byte)       { e.b = append(e.b, v) }
 func (e *encoder) uvarint(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) varint(v int64)    { e.b = binary.AppendVarint(e.b, v) }
 func (e *encoder) count(n int)       { e.uvarint(uint64(n)) }
-func (e *encoder) str(s string)      { e.count(len(s)); e.b = append(e.b, s...) }
-func (e *encoder) time(t time.Time)  { e.varint(t.Unix()); e.uvarint(uint64(t.Nanosecond())) }
+func (e *encoder) str(s string)      { e.b = wire.AppendString(e.b, s) }
+func (e *encoder) time(t time.Time)  { e.b = wire.AppendTime(e.b, t) }
 func (e *encoder) uint16(v uint16)   { e.uvarint(uint64(v)) }
 func (e *encoder) uint32(v uint32)   { e.uvarint(uint64(v)) }
 func (e *encoder) addr(a netip.Addr) { s := a.AsSlice(); e.byte(byte(len(s))); e.b = append(e.b, s...) }
@@ -51,114 +53,80 @@ func (e *encoder) optTime(t time.Time) {
 	e.time(t)
 }
 
-// decoder reads what encoder wrote. The first error sticks: later reads
-// return zero values, so callers check err once at the end.
+// decoder reads what encoder wrote (see wire.Reader).
 type decoder struct {
-	b   []byte
-	err error
+	wire.Reader
 }
 
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf(format, args...)
-	}
+func newDecoder(b []byte) decoder {
+	return decoder{wire.Reader{Buf: b, Wrap: wrapErr}}
 }
 
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
+// wrapErr keeps a bad varint reported as truncated input, wrapping
+// errTruncated like every error of running out of input.
+func wrapErr(_ int, err error) error {
+	if err == wire.ErrUvarint || err == wire.ErrVarint {
+		return fmt.Errorf("%w: %w", err, errTruncated)
 	}
-	if len(d.b) == 0 {
-		d.fail("%w", errTruncated)
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint: %w", errTruncated)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint: %w", errTruncated)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	return err
 }
 
 // count reads a length and checks it against max and, since every element
 // takes at least one byte, against the bytes left.
 func (d *decoder) count(what string, max int) int {
-	v := d.uvarint()
-	if d.err != nil {
+	v := d.Uvarint()
+	if d.Err != nil {
 		return 0
 	}
 	if v > uint64(max) {
-		d.fail("%s: %d entries, more than the cap %d", what, v, max)
+		d.Failf("%s: %d entries, more than the cap %d", what, v, max)
 		return 0
 	}
-	if v > uint64(len(d.b)) {
-		d.fail("%s: %d entries: %w", what, v, errTruncated)
+	if v > uint64(d.Left()) {
+		d.Failf("%s: %d entries: %w", what, v, errTruncated)
 		return 0
 	}
 	return int(v)
 }
 
 func (d *decoder) bool() bool {
-	switch b := d.byte(); b {
+	switch b := d.Byte(); b {
 	case 0:
 		return false
 	case 1:
 		return true
 	default:
-		d.fail("bad bool %d", b)
+		d.Failf("bad bool %d", b)
 		return false
 	}
 }
 
 func (d *decoder) str(what string, max int) string {
-	v := d.uvarint()
-	if d.err != nil {
+	v := d.Uvarint()
+	if d.Err != nil {
 		return ""
 	}
 	if v > uint64(max) {
-		d.fail("%s: %d bytes, more than the cap %d", what, v, max)
+		d.Failf("%s: %d bytes, more than the cap %d", what, v, max)
 		return ""
 	}
-	if v > uint64(len(d.b)) {
-		d.fail("%s: %d bytes: %w", what, v, errTruncated)
+	if v > uint64(d.Left()) {
+		d.Failf("%s: %d bytes: %w", what, v, errTruncated)
 		return ""
 	}
-	s := string(d.b[:v])
-	d.b = d.b[v:]
+	s := string(d.Buf[d.Off : d.Off+int(v)])
+	d.Off += int(v)
 	return s
 }
 
 func (d *decoder) time() time.Time {
-	sec := d.varint()
-	nsec := d.uvarint()
-	if d.err != nil {
+	sec := d.Varint()
+	nsec := d.Uvarint()
+	if d.Err != nil {
 		return time.Time{}
 	}
 	if nsec >= 1e9 {
-		d.fail("bad time: %d nanoseconds", nsec)
+		d.Failf("bad time: %d nanoseconds", nsec)
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
@@ -171,56 +139,55 @@ func (d *decoder) optTime() time.Time {
 	return time.Time{}
 }
 
-func (d *decoder) uint16() uint16 {
-	v := d.uvarint()
-	if v > 0xffff {
-		d.fail("bad port %d", v)
-		return 0
-	}
-	return uint16(v)
-}
-
-func (d *decoder) uint32() uint32 {
-	v := d.uvarint()
-	if v > 0xffffffff {
-		d.fail("bad uint32 %d", v)
-		return 0
-	}
-	return uint32(v)
-}
+func (d *decoder) uint16() uint16 { return wire.Uint[uint16](&d.Reader, "bad port %d") }
+func (d *decoder) uint32() uint32 { return wire.Uint[uint32](&d.Reader, "bad uint32 %d") }
 
 func (d *decoder) addr() netip.Addr {
-	n := int(d.byte())
-	if d.err != nil {
+	n := int(d.Byte())
+	if d.Err != nil {
 		return netip.Addr{}
 	}
 	if n != 0 && n != 4 && n != 16 {
-		d.fail("bad address length %d", n)
+		d.Failf("bad address length %d", n)
 		return netip.Addr{}
 	}
-	if n > len(d.b) {
-		d.fail("address: %w", errTruncated)
+	if n > d.Left() {
+		d.Failf("address: %w", errTruncated)
 		return netip.Addr{}
 	}
-	a, _ := netip.AddrFromSlice(d.b[:n])
-	d.b = d.b[n:]
+	a, _ := netip.AddrFromSlice(d.Buf[d.Off : d.Off+n])
+	d.Off += n
 	return a
 }
 
-// header checks the version and kind bytes.
-func (d *decoder) header(kind byte) {
-	if v := d.byte(); d.err == nil && v != encodingVersion {
-		d.fail("unknown encoding version %d", v)
-	}
-	if k := d.byte(); d.err == nil && k != kind {
-		d.fail("encoded kind %d, want %d", k, kind)
-	}
+// newEncoder starts the encoding of a profile: version, kind and header.
+func newEncoder(kind event.EntityKind, h *Header) encoder {
+	e := encoder{b: make([]byte, 0, 256)}
+	e.byte(encodingVersion)
+	e.byte(byte(kind))
+	h.encode(&e)
+	return e
 }
 
-// finish fails if input is left over.
-func (d *decoder) finish() error {
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("%d trailing bytes", len(d.b))
+// header checks the version and kind bytes, then reads h.
+func (d *decoder) header(kind event.EntityKind, h *Header) {
+	if v := d.Byte(); d.Err == nil && v != encodingVersion {
+		d.Failf("unknown encoding version %d", v)
 	}
-	return d.err
+	if k := d.Byte(); d.Err == nil && k != byte(kind) {
+		d.Failf("encoded kind %d, want %d", k, byte(kind))
+	}
+	h.decode(d)
+}
+
+// finish fails if input is left over and returns the error of decoding a
+// profile of the named type.
+func (d *decoder) finish(name string) error {
+	if d.Err == nil && d.Left() > 0 {
+		d.Failf("%d trailing bytes", d.Left())
+	}
+	if d.Err != nil {
+		return fmt.Errorf("profiles: unmarshal %s: %w", name, d.Err)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package profiles
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -140,22 +139,9 @@ func (n *Network) observeFlow(f *event.Flow, t time.Time) {
 
 func (n *Network) observeENI(f *event.Flow, t time.Time) {
 	id := clip(f.InterfaceID, MaxIDLen)
-	cmp := func(e ENI, id string) int { return strings.Compare(e.ID, id) }
-	i, ok := slices.BinarySearchFunc(n.ENIs, id, cmp)
+	i, ok := slices.BinarySearchFunc(n.ENIs, id, byENIID)
 	if !ok {
-		n.ENIs = slices.Insert(n.ENIs, i, ENI{ID: id})
-		if len(n.ENIs) > MaxENIs {
-			j := -1
-			for k := range n.ENIs {
-				if k != i && (j < 0 || n.ENIs[k].LastSeen.Before(n.ENIs[j].LastSeen)) {
-					j = k
-				}
-			}
-			n.ENIs = slices.Delete(n.ENIs, j, j+1)
-			if j < i {
-				i--
-			}
-		}
+		n.ENIs, i = insertCapped(n.ENIs, i, ENI{ID: id}, MaxENIs, eniLast)
 	}
 	e := &n.ENIs[i]
 	if f.VPCID != "" {
@@ -168,6 +154,11 @@ func (n *Network) observeENI(f *event.Flow, t time.Time) {
 		e.LastSeen = t
 	}
 }
+
+func byENIID(e ENI, id string) int              { return strings.Compare(e.ID, id) }
+func eniLast(e ENI) time.Time                   { return e.LastSeen }
+func byLocalAddr(e LocalAddr, a netip.Addr) int { return e.Addr.Compare(a) }
+func localAddrLast(e LocalAddr) time.Time       { return e.LastSeen }
 
 // LatestENI returns the most recently seen interface, if any.
 func (n *Network) LatestENI() (ENI, bool) {
@@ -183,8 +174,7 @@ func (n *Network) LatestENI() (ENI, bool) {
 
 // IsLocal reports whether a was learned as one of the entity's addresses.
 func (n *Network) IsLocal(a netip.Addr) bool {
-	_, ok := slices.BinarySearchFunc(n.LocalAddrs, a.Unmap(), func(e LocalAddr, a netip.Addr) int { return e.Addr.Compare(a) })
-	return ok
+	return find(n.LocalAddrs, a.Unmap(), byLocalAddr) != nil
 }
 
 // learnFromFlow learns the entity's own address from one flow record:
@@ -234,19 +224,9 @@ func (n *Network) learnFromFlow(dir event.Direction, src, dst netip.Addr, t time
 
 // learn records a as a local address seen at t.
 func (n *Network) learn(a netip.Addr, t time.Time) {
-	cmp := func(e LocalAddr, a netip.Addr) int { return e.Addr.Compare(a) }
-	i, ok := slices.BinarySearchFunc(n.LocalAddrs, a, cmp)
+	i, ok := slices.BinarySearchFunc(n.LocalAddrs, a, byLocalAddr)
 	if !ok {
-		n.LocalAddrs = slices.Insert(n.LocalAddrs, i, LocalAddr{Addr: a, LastSeen: t})
-		if len(n.LocalAddrs) > MaxLocalAddrs {
-			j := -1
-			for k := range n.LocalAddrs {
-				if k != i && (j < 0 || n.LocalAddrs[k].LastSeen.Before(n.LocalAddrs[j].LastSeen)) {
-					j = k
-				}
-			}
-			n.LocalAddrs = slices.Delete(n.LocalAddrs, j, j+1)
-		}
+		n.LocalAddrs, _ = insertCapped(n.LocalAddrs, i, LocalAddr{Addr: a, LastSeen: t}, MaxLocalAddrs, localAddrLast)
 		n.LocalCandidates = nil
 		return
 	}
@@ -315,23 +295,18 @@ func IsPrivate(a netip.Addr) bool {
 
 // MarshalBinary returns the compact encoding of n.
 func (n *Network) MarshalBinary() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 256)}
-	e.byte(encodingVersion)
-	e.byte(byte(event.KindNetwork))
-	n.Header.encode(&e)
+	e := newEncoder(event.KindNetwork, &n.Header)
 	e.str(n.InstanceID)
-	e.count(len(n.ENIs))
-	for _, x := range n.ENIs {
+	encodeList(&e, n.ENIs, func(x *ENI) {
 		e.str(x.ID)
 		e.str(x.VPCID)
 		e.str(x.SubnetID)
 		e.time(x.LastSeen)
-	}
-	e.count(len(n.LocalAddrs))
-	for _, x := range n.LocalAddrs {
+	})
+	encodeList(&e, n.LocalAddrs, func(x *LocalAddr) {
 		e.addr(x.Addr)
 		e.time(x.LastSeen)
-	}
+	})
 	e.count(len(n.LocalCandidates))
 	for _, a := range n.LocalCandidates {
 		e.addr(a)
@@ -351,53 +326,38 @@ func (n *Network) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary replaces n with the network profile encoded in b. On
 // error n is left unchanged.
 func (n *Network) UnmarshalBinary(b []byte) error {
-	d := decoder{b: b}
-	d.header(byte(event.KindNetwork))
+	d := newDecoder(b)
 	var q Network
-	q.Header.decode(&d)
+	d.header(event.KindNetwork, &q.Header)
 	q.InstanceID = d.str("instanceId", MaxIDLen)
-	if c := d.count("enis", MaxENIs); c > 0 {
-		q.ENIs = make([]ENI, c)
-		for i := range q.ENIs {
-			x := &q.ENIs[i]
-			x.ID = d.str("eni", MaxIDLen)
-			x.VPCID = d.str("vpcId", MaxIDLen)
-			x.SubnetID = d.str("subnetId", MaxIDLen)
-			x.LastSeen = d.time()
-			if d.err == nil && i > 0 && q.ENIs[i-1].ID >= x.ID {
-				d.fail("enis not sorted")
-			}
-		}
-	}
-	if c := d.count("localAddrs", MaxLocalAddrs); c > 0 {
-		q.LocalAddrs = make([]LocalAddr, c)
-		for i := range q.LocalAddrs {
-			x := &q.LocalAddrs[i]
-			x.Addr = d.addr()
-			x.LastSeen = d.time()
-			if d.err == nil && i > 0 && q.LocalAddrs[i-1].Addr.Compare(x.Addr) >= 0 {
-				d.fail("localAddrs not sorted")
-			}
-		}
-	}
+	q.ENIs = decodeList(&d, "enis", MaxENIs, func(x *ENI) {
+		x.ID = d.str("eni", MaxIDLen)
+		x.VPCID = d.str("vpcId", MaxIDLen)
+		x.SubnetID = d.str("subnetId", MaxIDLen)
+		x.LastSeen = d.time()
+	}, func(prev, next *ENI) bool { return prev.ID < next.ID }, "%s not sorted")
+	q.LocalAddrs = decodeList(&d, "localAddrs", MaxLocalAddrs, func(x *LocalAddr) {
+		x.Addr = d.addr()
+		x.LastSeen = d.time()
+	}, func(prev, next *LocalAddr) bool { return prev.Addr.Less(next.Addr) }, "%s not sorted")
 	switch c := d.count("localCandidates", 2); c {
 	case 0:
 	case 2:
 		q.LocalCandidates = []netip.Addr{d.addr(), d.addr()}
 	default:
-		d.fail("localCandidates: %d addresses, want 0 or 2", c)
+		d.Failf("localCandidates: %d addresses, want 0 or 2", c)
 	}
 	for _, v := range []*uint64{&q.Flows, &q.Accepted, &q.Rejected, &q.NoData, &q.SkipData,
 		&q.BytesIn, &q.BytesOut, &q.PacketsIn, &q.PacketsOut, &q.DNSQueries} {
-		*v = d.uvarint()
+		*v = d.Uvarint()
 	}
 	q.Probes = decodePortWindows(&d, "probes")
 	q.SSHInbound = decodePortWindows(&d, "sshInbound")
 	q.SSHOutbound = decodePortWindows(&d, "sshOutbound")
 	q.SSHFanout.decode(&d, "sshFanout")
 	q.DNSTunnel = decodeDomainWindows(&d, "dnsTunnel")
-	if err := d.finish(); err != nil {
-		return fmt.Errorf("profiles: unmarshal network: %w", err)
+	if err := d.finish("network"); err != nil {
+		return err
 	}
 	*n = q
 	return nil

@@ -1,7 +1,6 @@
 package profiles
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/vigil-sec/vigil/event"
@@ -88,10 +87,7 @@ func principalName(id *event.Identity) string {
 
 // MarshalBinary returns the compact encoding of p.
 func (p *Principal) MarshalBinary() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 256)}
-	e.byte(encodingVersion)
-	e.byte(byte(event.KindPrincipal))
-	p.Header.encode(&e)
+	e := newEncoder(event.KindPrincipal, &p.Header)
 	e.str(p.Type)
 	e.str(p.UserName)
 	e.str(p.ARN)
@@ -106,20 +102,19 @@ func (p *Principal) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary replaces p with the principal encoded in b. On error p
 // is left unchanged.
 func (p *Principal) UnmarshalBinary(b []byte) error {
-	d := decoder{b: b}
-	d.header(byte(event.KindPrincipal))
+	d := newDecoder(b)
 	var q Principal
-	q.Header.decode(&d)
+	d.header(event.KindPrincipal, &q.Header)
 	q.Type = d.str("type", MaxIDLen)
 	q.UserName = d.str("userName", MaxIDLen)
 	q.ARN = d.str("arn", MaxIDLen)
 	q.PrincipalID = d.str("principalId", MaxIDLen)
-	q.Errors = d.uvarint()
+	q.Errors = d.Uvarint()
 	q.APIs = decodeSeenSet(&d, "apis", MaxAPIs, MaxValueLen)
 	q.SourceIPs = decodeSeenSet(&d, "sourceIps", MaxSourceIPs, MaxValueLen)
 	q.UserAgents = decodeSeenSet(&d, "userAgents", MaxUserAgents, MaxValueLen)
-	if err := d.finish(); err != nil {
-		return fmt.Errorf("profiles: unmarshal principal: %w", err)
+	if err := d.finish("principal"); err != nil {
+		return err
 	}
 	*p = q
 	return nil

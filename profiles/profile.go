@@ -93,10 +93,6 @@ type Header struct {
 	Account string `json:"account"`
 	Region  string `json:"region"`
 	Entity  string `json:"entity"`
-	// Offset is the internal-topic offset of the last record applied to
-	// the profile, -1 before the first. The shard sets it; it lets a
-	// replay skip records already applied (design invariant 1).
-	Offset int64 `json:"offset"`
 	// Events counts the events applied.
 	Events uint64 `json:"events"`
 	// FirstEvent and LastEvent are the earliest and latest event times
@@ -110,7 +106,6 @@ func newHeader(account, region, entity string) Header {
 		Account: clip(account, MaxIDLen),
 		Region:  clip(region, MaxIDLen),
 		Entity:  clip(entity, MaxIDLen),
-		Offset:  -1,
 	}
 }
 
@@ -129,7 +124,6 @@ func (h *Header) encode(e *encoder) {
 	e.str(h.Account)
 	e.str(h.Region)
 	e.str(h.Entity)
-	e.varint(h.Offset)
 	e.uvarint(h.Events)
 	e.time(h.FirstEvent)
 	e.time(h.LastEvent)
@@ -139,8 +133,7 @@ func (h *Header) decode(d *decoder) {
 	h.Account = d.str("account", MaxIDLen)
 	h.Region = d.str("region", MaxIDLen)
 	h.Entity = d.str("entity", MaxIDLen)
-	h.Offset = d.varint()
-	h.Events = d.uvarint()
+	h.Events = d.Uvarint()
 	h.FirstEvent = d.time()
 	h.LastEvent = d.time()
 }

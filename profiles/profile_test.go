@@ -64,7 +64,7 @@ func TestNew(t *testing.T) {
 	if n == nil || n.Kind() != event.KindNetwork {
 		t.Fatalf("New(network) = %#v", n)
 	}
-	if h := HeaderOf(n); h == nil || h.Entity != "i-1" || h.Offset != -1 {
+	if h := HeaderOf(n); h == nil || h.Entity != "i-1" {
 		t.Fatalf("HeaderOf(network) = %+v", h)
 	}
 	if New(event.KindUnknown, "a", "r", "e") != nil || HeaderOf(nil) != nil {
@@ -342,7 +342,6 @@ func TestDomainWindow(t *testing.T) {
 // richPrincipal and richNetwork fill every field of the profiles.
 func richPrincipal() *Principal {
 	p := NewPrincipal("143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
-	p.Offset = 12345
 	p.Observe(ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "86.245.153.234", "stratus-red-team_c97089f1", ""))
 	p.Observe(ctEvent(t0.Add(time.Second+500*time.Microsecond), "iam.amazonaws.com", "ListUsers", "2001:db8::1", "aws-cli/2.15", "AccessDenied"))
 	return p
@@ -350,7 +349,6 @@ func richPrincipal() *Principal {
 
 func richNetwork() *Network {
 	n := NewNetwork("111122223333", "us-east-1", "i-00779ebad43b2470d")
-	n.Offset = 99
 	n.Observe(flowEvent(t0, "10.0.1.25", "1.1.1.1", 40612, 853, event.ActionAccept))
 	n.Observe(flowEvent(t0, "10.0.9.9", "10.0.9.8", 1, 2, event.ActionAccept)) // leaves candidates
 	n.Observe(dnsEvent(t0, "example.com", "10.0.1.25"))

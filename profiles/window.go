@@ -63,30 +63,23 @@ func (h Hits[K]) Keys() []K {
 // encodeHits writes the hits, their times relative to last (windows are
 // short, so the offsets are small).
 func encodeHits[K comparable](e *encoder, h Hits[K], last time.Time, key func(*encoder, K)) {
-	e.count(len(h))
-	for _, x := range h {
+	encodeList(e, h, func(x *Hit[K]) {
 		key(e, x.Key)
 		e.varint(last.Unix() - x.At.Unix())
 		e.uvarint(uint64(x.At.Nanosecond()))
-	}
+	})
 }
 
 func decodeHits[K comparable](d *decoder, what string, max int, last time.Time, key func(*decoder) K) Hits[K] {
-	n := d.count(what, max)
-	if n == 0 {
-		return nil
-	}
-	h := make(Hits[K], n)
-	for i := range h {
-		h[i].Key = key(d)
-		off := d.varint()
-		ns := d.uvarint()
-		if d.err == nil && ns >= 1e9 {
-			d.fail("%s: bad time: %d nanoseconds", what, ns)
+	return decodeList(d, what, max, func(x *Hit[K]) {
+		x.Key = key(d)
+		off := d.Varint()
+		ns := d.Uvarint()
+		if d.Err == nil && ns >= 1e9 {
+			d.Failf("%s: bad time: %d nanoseconds", what, ns)
 		}
-		h[i].At = time.Unix(last.Unix()-off, int64(ns)).UTC()
-	}
-	return h
+		x.At = time.Unix(last.Unix()-off, int64(ns)).UTC()
+	}, nil, "")
 }
 
 // report is the Report of every window type.
@@ -96,6 +89,28 @@ func report(reported *time.Time, at time.Time, window time.Duration) bool {
 	}
 	*reported = at
 	return true
+}
+
+// windowFor returns the window of key in the sorted list *w, adding fresh
+// for it when there is none: adding first drops the windows whose last
+// observation is older than window, then, if the list holds more than max,
+// the least recently seen one. The pointer is valid until the next call.
+func windowFor[S ~[]W, W, K any](w *S, key K, fresh W, at time.Time, window time.Duration, max int, cmp func(W, K) int, last func(W) time.Time) *W {
+	i, ok := slices.BinarySearchFunc(*w, key, cmp)
+	if !ok {
+		*w = slices.DeleteFunc(*w, func(e W) bool { return at.Sub(last(e)) > window })
+		i, _ = slices.BinarySearchFunc(*w, key, cmp)
+		*w, i = insertCapped(*w, i, fresh, max, last)
+	}
+	return &(*w)[i]
+}
+
+// tick counts an observation at at in a window's count and last time.
+func tick(count *uint64, last *time.Time, at time.Time) {
+	*count++
+	if at.After(*last) {
+		*last = at
+	}
 }
 
 // PortWindow counts the distinct ports one remote host was seen with
@@ -121,77 +136,41 @@ func (w *PortWindow) Report(at time.Time, window time.Duration) bool {
 // PortWindows is a bounded list of port windows sorted by remote address.
 type PortWindows []PortWindow
 
+func byRemote(e PortWindow, a netip.Addr) int { return e.Remote.Compare(a) }
+func portWindowLast(e PortWindow) time.Time   { return e.Last }
+
 // Find returns the window of remote, or nil.
-func (w PortWindows) Find(remote netip.Addr) *PortWindow {
-	i, ok := slices.BinarySearchFunc(w, remote, func(e PortWindow, a netip.Addr) int { return e.Remote.Compare(a) })
-	if !ok {
-		return nil
-	}
-	return &w[i]
-}
+func (w PortWindows) Find(remote netip.Addr) *PortWindow { return find(w, remote, byRemote) }
 
 // Observe records port for remote at event time at and returns remote's
 // window. Adding a remote first drops the windows whose last observation
 // is older than window, then, if the list is full, the least recently
 // seen one. The pointer is valid until the next call.
 func (w *PortWindows) Observe(remote netip.Addr, port uint16, at time.Time, window time.Duration) *PortWindow {
-	cmp := func(e PortWindow, a netip.Addr) int { return e.Remote.Compare(a) }
-	i, ok := slices.BinarySearchFunc(*w, remote, cmp)
-	if !ok {
-		*w = slices.DeleteFunc(*w, func(e PortWindow) bool { return at.Sub(e.Last) > window })
-		i, _ = slices.BinarySearchFunc(*w, remote, cmp)
-		*w = slices.Insert(*w, i, PortWindow{Remote: remote, Last: at})
-		if len(*w) > MaxRemoteWindows {
-			j := -1
-			for k := range *w {
-				if k != i && (j < 0 || (*w)[k].Last.Before((*w)[j].Last)) {
-					j = k
-				}
-			}
-			*w = slices.Delete(*w, j, j+1)
-			if j < i {
-				i--
-			}
-		}
-	}
-	pw := &(*w)[i]
+	pw := windowFor(w, remote, PortWindow{Remote: remote, Last: at}, at, window, MaxRemoteWindows, byRemote, portWindowLast)
 	pw.Ports.observe(port, at, window, MaxWindowPorts)
-	pw.Count++
-	if at.After(pw.Last) {
-		pw.Last = at
-	}
+	tick(&pw.Count, &pw.Last, at)
 	return pw
 }
 
 func (w PortWindows) encode(e *encoder) {
-	e.count(len(w))
-	for _, pw := range w {
+	encodeList(e, w, func(pw *PortWindow) {
 		e.addr(pw.Remote)
 		e.time(pw.Last)
 		encodeHits(e, pw.Ports, pw.Last, (*encoder).uint16)
 		e.uvarint(pw.Count)
 		e.optTime(pw.Reported)
-	}
+	})
 }
 
 func decodePortWindows(d *decoder, what string) PortWindows {
-	n := d.count(what, MaxRemoteWindows)
-	if n == 0 {
-		return nil
-	}
-	w := make(PortWindows, n)
-	for i := range w {
-		pw := &w[i]
+	return decodeList(d, what, MaxRemoteWindows, func(pw *PortWindow) {
 		pw.Remote = d.addr()
 		pw.Last = d.time()
 		pw.Ports = decodeHits(d, what+" ports", MaxWindowPorts, pw.Last, (*decoder).uint16)
-		pw.Count = d.uvarint()
+		pw.Count = d.Uvarint()
 		pw.Reported = d.optTime()
-		if d.err == nil && i > 0 && w[i-1].Remote.Compare(pw.Remote) >= 0 {
-			d.fail("%s: remotes not sorted", what)
-		}
-	}
-	return w
+	}, func(prev, next *PortWindow) bool { return prev.Remote.Less(next.Remote) }, "%s: remotes not sorted")
 }
 
 // AddrWindow counts the distinct remote hosts an entity reached (SSH
@@ -208,10 +187,7 @@ type AddrWindow struct {
 // Observe records remote at event time at.
 func (w *AddrWindow) Observe(remote netip.Addr, at time.Time, window time.Duration) {
 	w.Addrs.observe(remote, at, window, MaxFanoutAddrs)
-	w.Count++
-	if at.After(w.Last) {
-		w.Last = at
-	}
+	tick(&w.Count, &w.Last, at)
 }
 
 // Report is PortWindow.Report for the fan-out window.
@@ -229,7 +205,7 @@ func (w *AddrWindow) encode(e *encoder) {
 func (w *AddrWindow) decode(d *decoder, what string) {
 	w.Last = d.time()
 	w.Addrs = decodeHits(d, what, MaxFanoutAddrs, w.Last, (*decoder).addr)
-	w.Count = d.uvarint()
+	w.Count = d.Uvarint()
 	w.Reported = d.optTime()
 }
 
@@ -254,14 +230,11 @@ func (w *DomainWindow) Report(at time.Time, window time.Duration) bool {
 // DomainWindows is a bounded list of domain windows sorted by domain.
 type DomainWindows []DomainWindow
 
+func byDomain(e DomainWindow, d string) int     { return strings.Compare(e.Domain, d) }
+func domainWindowLast(e DomainWindow) time.Time { return e.Last }
+
 // Find returns the window of domain, or nil.
-func (w DomainWindows) Find(domain string) *DomainWindow {
-	i, ok := slices.BinarySearchFunc(w, domain, func(e DomainWindow, d string) int { return strings.Compare(e.Domain, d) })
-	if !ok {
-		return nil
-	}
-	return &w[i]
-}
+func (w DomainWindows) Find(domain string) *DomainWindow { return find(w, domain, byDomain) }
 
 // Observe records a name (its hash) under domain at event time at and
 // returns domain's window, with the eviction rules of PortWindows.Observe.
@@ -270,61 +243,28 @@ func (w *DomainWindows) Observe(domain string, name uint32, at time.Time, window
 	if len(domain) > MaxDomainLen {
 		return nil
 	}
-	cmp := func(e DomainWindow, d string) int { return strings.Compare(e.Domain, d) }
-	i, ok := slices.BinarySearchFunc(*w, domain, cmp)
-	if !ok {
-		*w = slices.DeleteFunc(*w, func(e DomainWindow) bool { return at.Sub(e.Last) > window })
-		i, _ = slices.BinarySearchFunc(*w, domain, cmp)
-		*w = slices.Insert(*w, i, DomainWindow{Domain: domain, Last: at})
-		if len(*w) > MaxDomainWindows {
-			j := -1
-			for k := range *w {
-				if k != i && (j < 0 || (*w)[k].Last.Before((*w)[j].Last)) {
-					j = k
-				}
-			}
-			*w = slices.Delete(*w, j, j+1)
-			if j < i {
-				i--
-			}
-		}
-	}
-	dw := &(*w)[i]
+	dw := windowFor(w, domain, DomainWindow{Domain: domain, Last: at}, at, window, MaxDomainWindows, byDomain, domainWindowLast)
 	dw.Names.observe(name, at, window, MaxWindowNames)
-	dw.Count++
-	if at.After(dw.Last) {
-		dw.Last = at
-	}
+	tick(&dw.Count, &dw.Last, at)
 	return dw
 }
 
 func (w DomainWindows) encode(e *encoder) {
-	e.count(len(w))
-	for _, dw := range w {
+	encodeList(e, w, func(dw *DomainWindow) {
 		e.str(dw.Domain)
 		e.time(dw.Last)
 		encodeHits(e, dw.Names, dw.Last, (*encoder).uint32)
 		e.uvarint(dw.Count)
 		e.optTime(dw.Reported)
-	}
+	})
 }
 
 func decodeDomainWindows(d *decoder, what string) DomainWindows {
-	n := d.count(what, MaxDomainWindows)
-	if n == 0 {
-		return nil
-	}
-	w := make(DomainWindows, n)
-	for i := range w {
-		dw := &w[i]
+	return decodeList(d, what, MaxDomainWindows, func(dw *DomainWindow) {
 		dw.Domain = d.str(what, MaxDomainLen)
 		dw.Last = d.time()
 		dw.Names = decodeHits(d, what+" names", MaxWindowNames, dw.Last, (*decoder).uint32)
-		dw.Count = d.uvarint()
+		dw.Count = d.Uvarint()
 		dw.Reported = d.optTime()
-		if d.err == nil && i > 0 && w[i-1].Domain >= dw.Domain {
-			d.fail("%s: domains not sorted", what)
-		}
-	}
-	return w
+	}, func(prev, next *DomainWindow) bool { return prev.Domain < next.Domain }, "%s: domains not sorted")
 }

@@ -436,13 +436,7 @@ func TestCloudTrailOwnsStrings(t *testing.T) {
 func TestCloudTrailBadInput(t *testing.T) {
 	valid := ctEvent(t, nil)
 	huge := strings.Repeat("A", 1<<20)
-	tests := []struct {
-		name   string
-		rec    []byte
-		reason string
-		failed int
-		events int
-	}{
+	tests := []decodeErrorTest{
 		{"empty", nil, "invalid JSON", 1, 0},
 		{"truncated", valid[:len(valid)/2], "invalid JSON", 1, 0},
 		{"not an object", []byte(`"hello"`), "not a JSON object", 1, 0},
@@ -477,16 +471,7 @@ func TestCloudTrailBadInput(t *testing.T) {
 		{"deep nesting", []byte(strings.Repeat("[", 1000) + strings.Repeat("]", 1000)), "invalid JSON", 1, 0},
 	}
 	var d CloudTrailDecoder
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			evs, res, err := d.Decode(tt.rec, nil)
-			checkDecodeError(t, err, tt.reason)
-			if res.Failed != tt.failed || len(evs) != tt.events {
-				t.Fatalf("got %d events, %+v; want %d events, %d failed", len(evs), res, tt.events, tt.failed)
-			}
-			checkEvents(t, event.SourceCloudTrail, evs)
-		})
-	}
+	runDecodeErrorTests(t, event.SourceCloudTrail, d.Decode, tests)
 }
 
 func TestCloudTrailGzipBomb(t *testing.T) {

@@ -148,12 +148,7 @@ func TestDNSVariants(t *testing.T) {
 func TestDNSBadInput(t *testing.T) {
 	const good = `{"account_id":"111122223333","region":"us-east-1","query_timestamp":"2026-03-08T21:41:07Z","query_name":"a.b.","srcaddr":"10.0.1.25","srcport":"53"}`
 	repl := func(old, new string) []byte { return []byte(strings.Replace(good, old, new, 1)) }
-	tests := []struct {
-		name           string
-		rec            []byte
-		reason         string
-		failed, events int
-	}{
+	tests := []decodeErrorTest{
 		{"empty", nil, "dns: invalid JSON", 1, 0},
 		{"truncated", []byte(good[:50]), "dns: invalid JSON", 1, 0},
 		{"missing query_name", repl(`"query_name":"a.b.",`, ""), "dns: query_name: missing", 1, 0},
@@ -178,16 +173,7 @@ func TestDNSBadInput(t *testing.T) {
 		{"bad gzip", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, "dns: gzip:", 1, 0},
 	}
 	var d DNSDecoder
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			evs, res, err := d.Decode(tt.rec, nil)
-			checkDecodeError(t, err, tt.reason)
-			if res.Failed != tt.failed || len(evs) != tt.events {
-				t.Fatalf("got %d events, %+v; want %d events, %d failed", len(evs), res, tt.events, tt.failed)
-			}
-			checkEvents(t, event.SourceDNS, evs)
-		})
-	}
+	runDecodeErrorTests(t, event.SourceDNS, d.Decode, tests)
 }
 
 func TestQueryName(t *testing.T) {

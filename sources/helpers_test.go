@@ -107,3 +107,27 @@ func checkEvents(t testing.TB, src event.Source, evs []event.Event) {
 		}
 	}
 }
+
+// decodeErrorTest is a bad record and what decoding it must report.
+type decodeErrorTest struct {
+	name           string
+	rec            []byte
+	reason         string
+	failed, events int
+}
+
+// runDecodeErrorTests decodes each record and checks the error, the
+// counts and the events that did decode.
+func runDecodeErrorTests(t *testing.T, src event.Source, decode func([]byte, []event.Event) ([]event.Event, Result, error), tests []decodeErrorTest) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, res, err := decode(tt.rec, nil)
+			checkDecodeError(t, err, tt.reason)
+			if res.Failed != tt.failed || len(evs) != tt.events {
+				t.Fatalf("got %d events, %+v; want %d events, %d failed", len(evs), res, tt.events, tt.failed)
+			}
+			checkEvents(t, src, evs)
+		})
+	}
+}

@@ -237,9 +237,7 @@ func (d *FlowDecoder) setField(fl *event.Flow, field flowField, tok []byte) erro
 	var err error
 	switch field {
 	case fVersion:
-		var v uint64
-		v, err = parseUintField(tok, 255, "version")
-		fl.Version = uint8(v)
+		err = parseUintField(&fl.Version, tok, 255, "version")
 	case fAccountID:
 		fl.AccountID = d.in.get(tok)
 	case fInterfaceID:
@@ -261,73 +259,65 @@ func (d *FlowDecoder) setField(fl *event.Flow, field flowField, tok []byte) erro
 	case fPktDstAddr:
 		fl.PktDst, err = parseAddrField(tok, "pkt-dstaddr")
 	case fSrcPort:
-		var v uint64
-		v, err = parseUintField(tok, 65535, "srcport")
-		fl.SrcPort = uint16(v)
+		err = parseUintField(&fl.SrcPort, tok, 65535, "srcport")
 	case fDstPort:
-		var v uint64
-		v, err = parseUintField(tok, 65535, "dstport")
-		fl.DstPort = uint16(v)
+		err = parseUintField(&fl.DstPort, tok, 65535, "dstport")
 	case fProtocol:
-		var v uint64
-		v, err = parseUintField(tok, 255, "protocol")
-		fl.Protocol = uint8(v)
+		err = parseUintField(&fl.Protocol, tok, 255, "protocol")
 	case fPackets:
-		fl.Packets, err = parseUintField(tok, 1<<64-1, "packets")
+		err = parseUintField(&fl.Packets, tok, 1<<64-1, "packets")
 	case fBytes:
-		fl.Bytes, err = parseUintField(tok, 1<<64-1, "bytes")
+		err = parseUintField(&fl.Bytes, tok, 1<<64-1, "bytes")
 	case fStart:
-		var v uint64
-		v, err = parseUintField(tok, 1<<63-1, "start")
-		fl.Start = int64(v)
+		err = parseUintField(&fl.Start, tok, 1<<63-1, "start")
 	case fEnd:
-		var v uint64
-		v, err = parseUintField(tok, 1<<63-1, "end")
-		fl.End = int64(v)
+		err = parseUintField(&fl.End, tok, 1<<63-1, "end")
 	case fTCPFlags:
-		var v uint64
-		v, err = parseUintField(tok, 65535, "tcp-flags")
-		fl.TCPFlags = uint16(v)
+		err = parseUintField(&fl.TCPFlags, tok, 65535, "tcp-flags")
 	case fAction:
-		switch string(tok) {
-		case "ACCEPT":
-			fl.Action = event.ActionAccept
-		case "REJECT":
-			fl.Action = event.ActionReject
-		default:
-			err = fmt.Errorf("action: invalid %q", excerpt(tok))
-		}
+		err = parseNamed(&fl.Action, tok, flowActions, "action")
 	case fLogStatus:
-		switch string(tok) {
-		case "OK":
-			fl.LogStatus = event.StatusOK
-		case "NODATA":
-			fl.LogStatus = event.StatusNoData
-		case "SKIPDATA":
-			fl.LogStatus = event.StatusSkipData
-		default:
-			err = fmt.Errorf("log-status: invalid %q", excerpt(tok))
-		}
+		err = parseNamed(&fl.LogStatus, tok, logStatuses, "log-status")
 	case fFlowDirection:
-		switch string(tok) {
-		case "ingress":
-			fl.Direction = event.DirectionIngress
-		case "egress":
-			fl.Direction = event.DirectionEgress
-		default:
-			err = fmt.Errorf("flow-direction: invalid %q", excerpt(tok))
-		}
+		err = parseNamed(&fl.Direction, tok, directions, "flow-direction")
 	}
 	// Other fields (type, az-id, ECS, ...) are not kept.
 	return err
 }
 
-// parseUintField parses a decimal no larger than max.
-func parseUintField(tok []byte, max uint64, field string) (uint64, error) {
-	if v, ok := parseUint(tok, max); ok {
-		return v, nil
+// parseUintField parses a decimal no larger than max into *dst (0 on
+// error).
+func parseUintField[T uint8 | uint16 | uint64 | int64](dst *T, tok []byte, max uint64, field string) error {
+	v, ok := parseUint(tok, max)
+	*dst = T(v)
+	if !ok {
+		return fmt.Errorf("%s: invalid number %q", field, excerpt(tok))
 	}
-	return 0, fmt.Errorf("%s: invalid number %q", field, excerpt(tok))
+	return nil
+}
+
+// named is one value of an enumerated field and its name in the logs.
+type named[T any] struct {
+	name  string
+	value T
+}
+
+var (
+	flowActions = []named[event.FlowAction]{{"ACCEPT", event.ActionAccept}, {"REJECT", event.ActionReject}}
+	logStatuses = []named[event.LogStatus]{{"OK", event.StatusOK}, {"NODATA", event.StatusNoData}, {"SKIPDATA", event.StatusSkipData}}
+	directions  = []named[event.Direction]{{"ingress", event.DirectionIngress}, {"egress", event.DirectionEgress}}
+)
+
+// parseNamed sets *dst to the value named tok among values; an unknown
+// name leaves *dst unchanged.
+func parseNamed[T any](dst *T, tok []byte, values []named[T], field string) error {
+	for _, v := range values {
+		if string(tok) == v.name {
+			*dst = v.value
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: invalid %q", field, excerpt(tok))
 }
 
 func parseUint(b []byte, max uint64) (uint64, bool) {

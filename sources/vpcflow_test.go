@@ -22,53 +22,37 @@ func TestFlowDefault(t *testing.T) {
 		t.Fatalf("%d events, %+v, %v", len(evs), res, err)
 	}
 	checkEvents(t, event.SourceVPCFlow, evs)
+	// v2 is the event of a default-format line of account 111122223333 on
+	// interface eni; its time is the flow's start.
+	v2 := func(eni string, f event.Flow) event.Event {
+		f.Version, f.AccountID, f.InterfaceID = 2, "111122223333", eni
+		return event.Event{
+			Source: event.SourceVPCFlow, Time: time.Unix(f.Start, 0).UTC(), Account: "111122223333",
+			Kind: event.KindNetwork, Entity: eni, Flow: &f,
+		}
+	}
 	want := map[int]event.Event{
-		0: {
-			Source: event.SourceVPCFlow, Time: time.Unix(1741470000, 0).UTC(), Account: "111122223333",
-			Kind: event.KindNetwork, Entity: "eni-0a1b2c3d4e5f67890",
-			Flow: &event.Flow{
-				Version: 2, AccountID: "111122223333", InterfaceID: "eni-0a1b2c3d4e5f67890",
-				Src: netip.MustParseAddr("198.51.100.7"), Dst: netip.MustParseAddr("10.0.1.25"),
-				SrcPort: 49152, DstPort: 22, Protocol: 6, Packets: 6, Bytes: 360,
-				Start: 1741470000, End: 1741470059, Action: event.ActionAccept, LogStatus: event.StatusOK,
-			},
-		},
-		2: {
-			Source: event.SourceVPCFlow, Time: time.Unix(1741470010, 0).UTC(), Account: "111122223333",
-			Kind: event.KindNetwork, Entity: "eni-0a1b2c3d4e5f67890",
-			Flow: &event.Flow{
-				Version: 2, AccountID: "111122223333", InterfaceID: "eni-0a1b2c3d4e5f67890",
-				Src: netip.MustParseAddr("203.0.113.99"), Dst: netip.MustParseAddr("10.0.1.25"),
-				SrcPort: 51514, DstPort: 3389, Protocol: 6, Packets: 1, Bytes: 40,
-				Start: 1741470010, End: 1741470010, Action: event.ActionReject, LogStatus: event.StatusOK,
-			},
-		},
-		4: {
-			Source: event.SourceVPCFlow, Time: time.Unix(1741470000, 0).UTC(), Account: "111122223333",
-			Kind: event.KindNetwork, Entity: "eni-0a1b2c3d4e5f67890",
-			Flow: &event.Flow{
-				Version: 2, AccountID: "111122223333", InterfaceID: "eni-0a1b2c3d4e5f67890",
-				Src: netip.MustParseAddr("2001:db8:1234:1a00::25"), Dst: netip.MustParseAddr("2606:4700:4700::1111"),
-				SrcPort: 44312, DstPort: 443, Protocol: 6, Packets: 14, Bytes: 5120,
-				Start: 1741470000, End: 1741470059, Action: event.ActionAccept, LogStatus: event.StatusOK,
-			},
-		},
-		6: {
-			Source: event.SourceVPCFlow, Time: time.Unix(1741470000, 0).UTC(), Account: "111122223333",
-			Kind: event.KindNetwork, Entity: "eni-0f00dfeedbeef0001",
-			Flow: &event.Flow{
-				Version: 2, AccountID: "111122223333", InterfaceID: "eni-0f00dfeedbeef0001",
-				Start: 1741470000, End: 1741470060, Action: event.ActionNone, LogStatus: event.StatusNoData,
-			},
-		},
-		7: {
-			Source: event.SourceVPCFlow, Time: time.Unix(1741470000, 0).UTC(), Account: "111122223333",
-			Kind: event.KindNetwork, Entity: "eni-0f00dfeedbeef0002",
-			Flow: &event.Flow{
-				Version: 2, AccountID: "111122223333", InterfaceID: "eni-0f00dfeedbeef0002",
-				Start: 1741470000, End: 1741470060, Action: event.ActionNone, LogStatus: event.StatusSkipData,
-			},
-		},
+		0: v2("eni-0a1b2c3d4e5f67890", event.Flow{
+			Src: netip.MustParseAddr("198.51.100.7"), Dst: netip.MustParseAddr("10.0.1.25"),
+			SrcPort: 49152, DstPort: 22, Protocol: 6, Packets: 6, Bytes: 360,
+			Start: 1741470000, End: 1741470059, Action: event.ActionAccept, LogStatus: event.StatusOK,
+		}),
+		2: v2("eni-0a1b2c3d4e5f67890", event.Flow{
+			Src: netip.MustParseAddr("203.0.113.99"), Dst: netip.MustParseAddr("10.0.1.25"),
+			SrcPort: 51514, DstPort: 3389, Protocol: 6, Packets: 1, Bytes: 40,
+			Start: 1741470010, End: 1741470010, Action: event.ActionReject, LogStatus: event.StatusOK,
+		}),
+		4: v2("eni-0a1b2c3d4e5f67890", event.Flow{
+			Src: netip.MustParseAddr("2001:db8:1234:1a00::25"), Dst: netip.MustParseAddr("2606:4700:4700::1111"),
+			SrcPort: 44312, DstPort: 443, Protocol: 6, Packets: 14, Bytes: 5120,
+			Start: 1741470000, End: 1741470059, Action: event.ActionAccept, LogStatus: event.StatusOK,
+		}),
+		6: v2("eni-0f00dfeedbeef0001", event.Flow{
+			Start: 1741470000, End: 1741470060, Action: event.ActionNone, LogStatus: event.StatusNoData,
+		}),
+		7: v2("eni-0f00dfeedbeef0002", event.Flow{
+			Start: 1741470000, End: 1741470060, Action: event.ActionNone, LogStatus: event.StatusSkipData,
+		}),
 	}
 	for i, w := range want {
 		if !reflect.DeepEqual(evs[i], w) {
@@ -240,12 +224,7 @@ func TestNewFlowDecoderErrors(t *testing.T) {
 func TestFlowBadInput(t *testing.T) {
 	const good = "2 111122223333 eni-0a1b2c3d4e5f67890 198.51.100.7 10.0.1.25 49152 22 6 6 360 1741470000 1741470059 ACCEPT OK"
 	repl := func(old, new string) []byte { return []byte(strings.Replace(good, old, new, 1)) }
-	tests := []struct {
-		name           string
-		rec            []byte
-		reason         string
-		failed, events int
-	}{
+	tests := []decodeErrorTest{
 		{"too few fields", []byte(strings.TrimSuffix(good, " OK")), "vpcflow: 13 fields, format has 14", 1, 0},
 		{"too many fields", []byte(good + " extra"), "vpcflow: 15 fields, format has 14", 1, 0},
 		{"port too big", repl("49152", "70000"), `srcport: invalid number "70000"`, 1, 0},
@@ -268,15 +247,7 @@ func TestFlowBadInput(t *testing.T) {
 		{"bad gzip", []byte{0x1f, 0x8b, 0}, "vpcflow: gzip:", 1, 0},
 	}
 	var d FlowDecoder
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			evs, res, err := d.Decode(tt.rec, nil)
-			checkDecodeError(t, err, tt.reason)
-			if res.Failed != tt.failed || len(evs) != tt.events {
-				t.Fatalf("got %d events, %+v; want %d events, %d failed", len(evs), res, tt.events, tt.failed)
-			}
-		})
-	}
+	runDecodeErrorTests(t, event.SourceVPCFlow, d.Decode, tests)
 	// A bad format from a record header fails the record.
 	_, res, err := d.DecodeWithFormat([]byte(good), "version foo", nil)
 	checkDecodeError(t, err, `vpcflow: format header: unknown field "foo"`)
