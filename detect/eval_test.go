@@ -209,7 +209,7 @@ func TestEvalHoneypotSSH(t *testing.T) {
 // dns2tcp capture (at 10 queries a second for the name sets) and the
 // benign sets: popular-domain lists resolved by one host in a row.
 func TestEvalDNSTunnels(t *testing.T) {
-	netrack := func(tool string) []string {
+	netrack := func(t *testing.T, tool string) []string {
 		var out []string
 		for i, l := range fileLines(t, dataFile(t, "netrack_dns_tunnel", tool, "names.csv")) {
 			if _, name, ok := strings.Cut(l, ","); ok && i > 0 {
@@ -229,7 +229,7 @@ func TestEvalDNSTunnels(t *testing.T) {
 	}
 	for _, tool := range []string{"dns2tcp", "iodine", "dnscapy"} {
 		t.Run(tool, func(t *testing.T) {
-			names := netrack(tool)
+			names := netrack(t, tool)
 			encoded := 0
 			for _, n := range names {
 				if sub, _, ok := registrable(strings.ToLower(strings.TrimSuffix(n, "."))); ok && encodedName(sub, DefaultDNSTunnelMinLabel) {
