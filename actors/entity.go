@@ -3,7 +3,6 @@ package actors
 import (
 	"encoding/json"
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -23,7 +22,6 @@ type entityActor struct {
 	engine  *detect.Engine
 	stats   *Stats
 	log     *slog.Logger
-	idle    time.Duration
 	pending []findings.Finding // occurrences not yet handed to the shard
 	ev      event.Event
 }
@@ -44,10 +42,6 @@ type snapshot struct {
 	offset   int64
 	findings []findings.Finding
 }
-
-// entityIdle tells the shard the entity has had no message for its idle
-// time; the shard stops it if it has nothing unflushed.
-type entityIdle struct{ key string }
 
 // inspectRequest asks for an entity's profile as JSON.
 type inspectRequest struct{ key string }
@@ -77,10 +71,6 @@ func (e *entityActor) apply(offset int64) (occ []findings.Finding) {
 
 func (e *entityActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		if e.idle > 0 {
-			ctx.SetReceiveTimeout(e.idle)
-		}
 	case *entityRecord:
 		if m.offset <= e.offset {
 			e.stats.Duplicates.Add(1) // already in the stored profile
@@ -108,7 +98,5 @@ func (e *entityActor) Receive(ctx actor.Context) {
 	case *inspectRequest:
 		b, err := json.Marshal(e.profile)
 		ctx.Respond(&inspectReply{profile: b, offset: e.offset, active: true, found: true, err: err})
-	case *actor.ReceiveTimeout:
-		ctx.Send(ctx.Parent(), &entityIdle{key: e.key})
 	}
 }

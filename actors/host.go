@@ -38,7 +38,7 @@ type HostConfig struct {
 	// Default 500ms.
 	FlushInterval time.Duration
 	// IdleTimeout is how long an entity actor may go without a record
-	// before it is passivated. Default 2m.
+	// before it is passivated (checked every 8 flush intervals). Default 2m.
 	IdleTimeout time.Duration
 	// MaxInFlight bounds the polled batches handed to shard actors and not
 	// yet applied, so a slow shard pushes back on the consumer instead of

@@ -28,7 +28,7 @@ type shardActor struct {
 	// meta is the state after the last record dispatched: Applied is that
 	// record's offset, Watermarks the raw positions seen.
 	meta     storage.Meta
-	children map[string]*actor.PID
+	children map[string]*child
 	dirty    map[string]struct{} // entities changed since the last flush began
 	findings map[string]*findings.Finding
 
@@ -41,7 +41,18 @@ type shardActor struct {
 	committed int64 // Applied of the last flush written and acknowledged
 
 	drain *actor.PID // who asked to drain, answered once all is committed
+	ticks uint64     // flush ticks seen; the clock of passivation
 }
+
+// child is a running entity actor.
+type child struct {
+	pid      *actor.PID
+	lastTick uint64 // the tick of its last record
+}
+
+// passivateEvery is how many flush ticks pass between sweeps for idle
+// entities.
+const passivateEvery = 8
 
 // shardRecords is one poll's records of the shard's partition.
 type shardRecords struct {
@@ -78,7 +89,7 @@ func newShardActor(h *Host, p int32, meta storage.Meta) *shardActor {
 	return &shardActor{
 		host: h, partition: p, store: h.cfg.DB.Shard(p), meta: meta, committed: meta.Applied,
 		log:      h.log.With("shard", p),
-		children: make(map[string]*actor.PID), dirty: make(map[string]struct{}),
+		children: make(map[string]*child), dirty: make(map[string]struct{}),
 		findings: make(map[string]*findings.Finding),
 	}
 }
@@ -89,6 +100,10 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		s.dispatch(ctx, m.records)
 		m.release()
 	case *flushTick:
+		s.ticks++
+		if s.ticks%passivateEvery == 0 {
+			s.passivateIdle(ctx)
+		}
 		s.maybeFlush(ctx)
 	case *snapshot:
 		s.snapshots = append(s.snapshots, m)
@@ -97,8 +112,6 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		}
 	case *flushAcked:
 		s.acked(ctx, m)
-	case *entityIdle:
-		s.passivate(ctx, m.key)
 	case *inspectRequest:
 		s.inspect(ctx, m)
 	case *listRequest:
@@ -130,15 +143,16 @@ func (s *shardActor) dispatch(ctx actor.Context, records []*kgo.Record) {
 			s.log.Error("starting entity", "entity", key, "err", err)
 			continue
 		}
-		ctx.Send(pid, &entityRecord{offset: r.Offset, data: data})
+		ctx.Send(pid.pid, &entityRecord{offset: r.Offset, data: data})
+		pid.lastTick = s.ticks
 		s.dirty[key] = struct{}{}
 	}
 }
 
 // child returns the entity's actor, starting it from its stored profile.
-func (s *shardActor) child(ctx actor.Context, key string) (*actor.PID, error) {
-	if pid, ok := s.children[key]; ok {
-		return pid, nil
+func (s *shardActor) child(ctx actor.Context, key string) (*child, error) {
+	if c, ok := s.children[key]; ok {
+		return c, nil
 	}
 	kind, account, region, entity, err := splitKey(key)
 	if err != nil {
@@ -156,12 +170,11 @@ func (s *shardActor) child(ctx actor.Context, key string) (*actor.PID, error) {
 	} else {
 		offset = -1
 	}
-	e := &entityActor{key: key, profile: p, offset: offset, engine: s.host.cfg.Engine, stats: s.host.cfg.Stats,
-		log: s.log, idle: s.host.cfg.IdleTimeout}
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return e }))
-	s.children[key] = pid
+	e := &entityActor{key: key, profile: p, offset: offset, engine: s.host.cfg.Engine, stats: s.host.cfg.Stats, log: s.log}
+	c := &child{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return e })), lastTick: s.ticks}
+	s.children[key] = c
 	s.host.cfg.Stats.Spawned.Add(1)
-	return pid, nil
+	return c, nil
 }
 
 // splitKey parses "account/region/kind/entity"; the entity may hold
@@ -203,7 +216,7 @@ func (s *shardActor) maybeFlush(ctx actor.Context) {
 		return
 	}
 	for key := range s.inFlush {
-		ctx.Send(s.children[key], &snapshotRequest{})
+		ctx.Send(s.children[key].pid, &snapshotRequest{})
 	}
 }
 
@@ -303,26 +316,32 @@ func (s *shardActor) answerDrain(ctx actor.Context) {
 	}
 }
 
-// passivate stops an idle entity that has nothing unflushed.
-func (s *shardActor) passivate(ctx actor.Context, key string) {
-	pid, ok := s.children[key]
-	if !ok {
-		return
+// passivateIdle stops the entities that had no record for the idle time
+// and have nothing unflushed; the next record starts them again from
+// Pebble. The shard keeps the clock, not a timer per entity: protoactor's
+// receive timeout races with message handling (go test -race), and
+// thousands of timers cost more than one sweep.
+func (s *shardActor) passivateIdle(ctx actor.Context) {
+	idleTicks := uint64(s.host.cfg.IdleTimeout / s.host.cfg.FlushInterval)
+	for key, c := range s.children {
+		if s.ticks-c.lastTick < idleTicks {
+			continue
+		}
+		if _, d := s.dirty[key]; d {
+			continue
+		}
+		if _, f := s.inFlush[key]; f {
+			continue
+		}
+		ctx.Poison(c.pid)
+		delete(s.children, key)
+		s.host.cfg.Stats.Passivated.Add(1)
 	}
-	if _, d := s.dirty[key]; d {
-		return
-	}
-	if _, f := s.inFlush[key]; f {
-		return
-	}
-	ctx.Poison(pid)
-	delete(s.children, key)
-	s.host.cfg.Stats.Passivated.Add(1)
 }
 
 func (s *shardActor) inspect(ctx actor.Context, m *inspectRequest) {
-	if pid, ok := s.children[m.key]; ok {
-		ctx.Forward(pid)
+	if c, ok := s.children[m.key]; ok {
+		ctx.Forward(c.pid)
 		return
 	}
 	kind, _, _, _, err := splitKey(m.key)
