@@ -5,7 +5,7 @@ GO        ?= go
 DATA_DIR  ?= vigil-data
 BIN       := bin/vigil
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 200000x
 # Packages whose fuzz targets `make fuzz` runs: the decoders of untrusted
 # input. Every fuzz target's seed corpus also runs in test-unit.
 FUZZ_PKGS ?= ./sources ./event ./profiles ./storage
@@ -32,7 +32,7 @@ fuzz:
 	@for pkg in $$($(GO) list $(FUZZ_PKGS)); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$t"; \
-			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg || exit 1; \
 		done; \
 	done
 
