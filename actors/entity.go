@@ -23,7 +23,6 @@ type entityActor struct {
 	stats   *Stats
 	log     *slog.Logger
 	pending []findings.Finding // occurrences not yet handed to the shard
-	ev      event.Event
 }
 
 // entityRecord is one internal record for the entity.
@@ -58,7 +57,7 @@ type inspectReply struct {
 // apply runs the detectors. A detector bug costs the one event (logged and
 // counted), not the actor: a panic would make protoactor restart it and
 // drop the message silently.
-func (e *entityActor) apply(offset int64) (occ []findings.Finding) {
+func (e *entityActor) apply(ev *event.Event, offset int64) (occ []findings.Finding) {
 	defer func() {
 		if p := recover(); p != nil {
 			e.log.Error("detector panic", "entity", e.key, "offset", offset, "panic", p)
@@ -66,7 +65,7 @@ func (e *entityActor) apply(offset int64) (occ []findings.Finding) {
 			occ = nil
 		}
 	}()
-	return e.engine.Apply(e.profile, &e.ev)
+	return e.engine.Apply(e.profile, ev)
 }
 
 func (e *entityActor) Receive(ctx actor.Context) {
@@ -76,14 +75,16 @@ func (e *entityActor) Receive(ctx actor.Context) {
 			e.stats.Duplicates.Add(1) // already in the stored profile
 			return
 		}
-		e.ev = event.Event{}
-		if err := e.ev.UnmarshalBinary(m.data); err != nil {
+		// A local, not a field: an idle entity must not hold its last
+		// event (thousands of entities, a kilobyte each).
+		var ev event.Event
+		if err := ev.UnmarshalBinary(m.data); err != nil {
 			// Ingest encoded it, so this is corruption, not bad input.
 			e.log.Error("undecodable internal record", "entity", e.key, "offset", m.offset, "err", err)
 			e.offset = m.offset
 			return
 		}
-		occ := e.apply(m.offset)
+		occ := e.apply(&ev, m.offset)
 		e.stats.Applied.Add(1)
 		e.stats.Findings.Add(int64(len(occ)))
 		e.pending = append(e.pending, occ...)

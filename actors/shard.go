@@ -209,6 +209,7 @@ func (s *shardActor) maybeFlush(ctx actor.Context) {
 	s.flushing = true
 	s.inFlush, s.dirty = s.dirty, make(map[string]struct{})
 	s.flushMeta = storage.Meta{Applied: s.meta.Applied, Watermarks: maps.Clone(s.meta.Watermarks)}
+	clear(s.snapshots) // drop the last flush's profile bytes
 	s.snapshots = s.snapshots[:0]
 	s.awaiting = len(s.inFlush)
 	if s.awaiting == 0 {

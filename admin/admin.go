@@ -9,6 +9,7 @@
 //	GET /api/v1/actors?kind=KIND     entities of a kind (principal, network)
 //	GET /api/v1/actors/{kind}/{id}   one entity's profile, with node and shard
 //	GET /metrics                     Prometheus text format
+//	GET /debug/pprof/                Go runtime profiles
 //
 // With a token configured every route but /healthz and /readyz needs
 // "Authorization: Bearer <token>"; the comparison is constant-time.
@@ -26,6 +27,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +144,10 @@ func Listen(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) (
 	mux.Handle("GET /api/v1/actors", s.auth(s.actors))
 	mux.Handle("GET /api/v1/actors/{kind}/{id...}", s.auth(s.actor))
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP))
+	// Go profiles, for operators chasing CPU or memory; token-protected
+	// like the API.
+	mux.Handle("GET /debug/pprof/", s.auth(pprof.Index))
+	mux.Handle("GET /debug/pprof/profile", s.auth(pprof.Profile))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)

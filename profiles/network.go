@@ -92,7 +92,7 @@ func (n *Network) Observe(ev *event.Event) {
 		q := ev.DNS
 		n.DNSQueries++
 		if q.InstanceID != "" {
-			n.InstanceID = clip(q.InstanceID, MaxIDLen)
+			keep(&n.InstanceID, q.InstanceID, MaxIDLen)
 		}
 		// The querying address is the entity's own.
 		if a := q.SrcAddr.Unmap().WithZone(""); a.IsValid() {
@@ -103,7 +103,7 @@ func (n *Network) Observe(ev *event.Event) {
 
 func (n *Network) observeFlow(f *event.Flow, t time.Time) {
 	if f.InstanceID != "" {
-		n.InstanceID = clip(f.InstanceID, MaxIDLen)
+		keep(&n.InstanceID, f.InstanceID, MaxIDLen)
 	}
 	if f.InterfaceID != "" {
 		n.observeENI(f, t)
@@ -141,14 +141,14 @@ func (n *Network) observeENI(f *event.Flow, t time.Time) {
 	id := clip(f.InterfaceID, MaxIDLen)
 	i, ok := slices.BinarySearchFunc(n.ENIs, id, byENIID)
 	if !ok {
-		n.ENIs, i = insertCapped(n.ENIs, i, ENI{ID: id}, MaxENIs, eniLast)
+		n.ENIs, i = insertCapped(n.ENIs, i, ENI{ID: strings.Clone(id)}, MaxENIs, eniLast)
 	}
 	e := &n.ENIs[i]
 	if f.VPCID != "" {
-		e.VPCID = clip(f.VPCID, MaxIDLen)
+		keep(&e.VPCID, f.VPCID, MaxIDLen)
 	}
 	if f.SubnetID != "" {
-		e.SubnetID = clip(f.SubnetID, MaxIDLen)
+		keep(&e.SubnetID, f.SubnetID, MaxIDLen)
 	}
 	if t.After(e.LastSeen) {
 		e.LastSeen = t

@@ -50,16 +50,16 @@ func (p *Principal) Observe(ev *event.Event) {
 	}
 	id := &ct.Identity
 	if id.Type != "" {
-		p.Type = clip(id.Type, MaxIDLen)
+		keep(&p.Type, id.Type, MaxIDLen)
 	}
 	if name := principalName(id); name != "" {
-		p.UserName = clip(name, MaxIDLen)
+		keep(&p.UserName, name, MaxIDLen)
 	}
 	if id.ARN != "" {
-		p.ARN = clip(id.ARN, MaxIDLen)
+		keep(&p.ARN, id.ARN, MaxIDLen)
 	}
 	if id.PrincipalID != "" {
-		p.PrincipalID = clip(id.PrincipalID, MaxIDLen)
+		keep(&p.PrincipalID, id.PrincipalID, MaxIDLen)
 	}
 	if ct.ErrorCode != "" {
 		p.Errors++

@@ -20,6 +20,7 @@ package profiles
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-sec/vigil/event"
@@ -177,6 +178,15 @@ func HeaderOf(p Profile) *Header {
 		return &p.Header
 	}
 	return nil
+}
+
+// keep sets *dst to s cut to n bytes, copying it only when it changes: a
+// decoded event's strings share one buffer, and a long-lived profile must
+// not hold a whole event alive through one of them.
+func keep(dst *string, s string, n int) {
+	if s = clip(s, n); *dst != s {
+		*dst = strings.Clone(s)
+	}
 }
 
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -39,7 +39,7 @@ func (s *SeenSet) observe(value string, t time.Time, max int) bool {
 		}
 		return false
 	}
-	*s, _ = insertCapped(*s, i, Seen{Value: value, Count: 1, FirstSeen: t, LastSeen: t}, max, seenLast)
+	*s, _ = insertCapped(*s, i, Seen{Value: strings.Clone(value), Count: 1, FirstSeen: t, LastSeen: t}, max, seenLast)
 	return true
 }
 

@@ -243,6 +243,9 @@ func (w *DomainWindows) Observe(domain string, name uint32, at time.Time, window
 	if len(domain) > MaxDomainLen {
 		return nil
 	}
+	if w.Find(domain) == nil {
+		domain = strings.Clone(domain) // see keep: do not hold the event's buffer
+	}
 	dw := windowFor(w, domain, DomainWindow{Domain: domain, Last: at}, at, window, MaxDomainWindows, byDomain, domainWindowLast)
 	dw.Names.observe(name, at, window, MaxWindowNames)
 	tick(&dw.Count, &dw.Last, at)
