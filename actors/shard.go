@@ -50,6 +50,10 @@ type child struct {
 	lastTick uint64 // the tick of its last record
 }
 
+// maxCachedFindings bounds the findings a shard keeps decoded in memory
+// for aggregation.
+const maxCachedFindings = 10000
+
 // passivateEvery is how many flush ticks pass between sweeps for idle
 // entities.
 const passivateEvery = 8
@@ -289,6 +293,9 @@ func (s *shardActor) aggregate(occ *findings.Finding) {
 		}
 	}
 	if !ok {
+		if len(s.findings) >= maxCachedFindings {
+			clear(s.findings) // a cache: Pebble holds them all
+		}
 		c := *occ
 		s.findings[occ.ID] = &c
 		return

@@ -21,19 +21,27 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func TestEnsureCreatesTopicsAndChecksShards(t *testing.T) {
+// withTopics starts an embedded broker and creates vigil's topics with
+// the given shard count.
+func withTopics(t *testing.T, shards int32) (*kgo.Client, Topics) {
+	t.Helper()
 	b, err := StartBroker("127.0.0.1:0", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(b.Close)
 	cl := client(t, Config{Brokers: b.Addrs()})
-	ctx := context.Background()
 	topics := DefaultTopics()
-	topics.Shards = 6
-	if err := Ensure(ctx, cl, topics); err != nil {
+	topics.Shards = shards
+	if err := Ensure(context.Background(), cl, topics); err != nil {
 		t.Fatal(err)
 	}
+	return cl, topics
+}
+
+func TestEnsureCreatesTopicsAndChecksShards(t *testing.T) {
+	cl, topics := withTopics(t, 6)
+	ctx := context.Background()
 	if err := Ensure(ctx, cl, topics); err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
@@ -50,18 +58,8 @@ func TestStartBrokerLoopbackOnly(t *testing.T) {
 }
 
 func TestWaitApplied(t *testing.T) {
-	b, err := StartBroker("127.0.0.1:0", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	cl := client(t, Config{Brokers: b.Addrs()})
+	cl, topics := withTopics(t, 2)
 	ctx := context.Background()
-	topics := DefaultTopics()
-	topics.Shards = 2
-	if err := Ensure(ctx, cl, topics); err != nil {
-		t.Fatal(err)
-	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topics.DNS, Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
