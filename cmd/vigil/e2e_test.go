@@ -283,10 +283,11 @@ func TestEndToEnd(t *testing.T) {
 // TestRestart stops a node while it is applying records and restarts it;
 // the findings and profiles must equal those of a run without the stop.
 func TestRestart(t *testing.T) {
+	input := append([]string{bigFlowFile(t, 40)}, tour...)
 	want := func() map[string]string {
 		n := startNode(t, t.TempDir(), freeAddr(t))
 		defer n.Close()
-		n.replay(t, tour...)
+		n.replay(t, input...)
 		return n.state(t)
 	}()
 	if len(want) < 20 {
@@ -296,12 +297,18 @@ func TestRestart(t *testing.T) {
 	dir, broker := t.TempDir(), freeAddr(t)
 	n := startNode(t, dir, broker)
 	// Produce without waiting, then stop as soon as some records are applied.
-	vigil(t, append([]string{"replay", "--brokers", broker}, tour...)...)
+	vigil(t, append([]string{"replay", "--brokers", broker}, input...)...)
+	var applied int64
 	waitFor(t, "some records applied", func() bool {
 		st, err := n.Status(context.Background())
-		return err == nil && st.Applied > 0
+		if err != nil {
+			return false
+		}
+		applied = st.Applied
+		return applied > 0
 	})
 	n.Close()
+	t.Logf("stopped the node after %d events applied", applied)
 	n = startNode(t, dir, broker)
 	defer n.Close()
 	n.replay(t) // nothing new: waits until everything produced is applied
