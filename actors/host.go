@@ -346,11 +346,11 @@ func (h *Host) Ready() bool {
 
 // Profile is an entity's profile as the admin endpoint shows it.
 type Profile struct {
-	Key     string `json:"key"`
-	Shard   int32  `json:"shard"`
-	Offset  int64  `json:"appliedOffset"`
-	Active  bool   `json:"active"`
-	Profile []byte `json:"-"`
+	Key     string
+	Shard   int32
+	Offset  int64  // of the last internal record applied
+	Active  bool   // an actor holds it (else it was read from Pebble)
+	Profile []byte // JSON
 }
 
 // Inspect returns an entity's profile as JSON, from its actor if it is

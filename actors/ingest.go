@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -345,16 +345,9 @@ func (a *ingestActor) deadLetter(r *kgo.Record, err error) *kgo.Record {
 	if len(dl.Reason) > 512 {
 		dl.Reason = dl.Reason[:512]
 	}
-	dl.Reason = toValidUTF8(dl.Reason)
-	dl.Excerpt = toValidUTF8(dl.Excerpt)
+	dl.Reason = strings.ToValidUTF8(dl.Reason, "\uFFFD")
+	dl.Excerpt = strings.ToValidUTF8(dl.Excerpt, "\uFFFD")
 	a.log.Warn("dead letter", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", dl.Reason)
 	v, _ := json.Marshal(dl)
 	return &kgo.Record{Topic: kafka.DeadLetterTopic, Key: []byte(r.Topic), Value: v}
-}
-
-func toValidUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return string([]rune(s))
 }
