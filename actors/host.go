@@ -47,6 +47,10 @@ type HostConfig struct {
 	// OnAssigned is called with the shards this node owns after every
 	// rebalance. Default: nothing.
 	OnAssigned func(shards []int32)
+	// OnFatal is called when a shard assigned to this node cannot run (its
+	// state cannot be read or restored); the node should stop. Default:
+	// log the error.
+	OnFatal func(error)
 	Stats      *Stats
 	Logger     *slog.Logger
 }
@@ -179,14 +183,15 @@ func (h *Host) assigned(ctx context.Context, _ *kgo.Client, parts map[string][]i
 		meta, err := h.open(ctx, p)
 		if err != nil {
 			// Without its state the shard cannot apply records exactly
-			// once; leave the group so another node (or a restart) takes it.
-			h.log.Error("opening shard", "shard", p, "err", err)
+			// once: stop the node rather than skip the partition; its
+			// records stay uncommitted for the next owner.
+			h.fail(fmt.Errorf("opening shard %d: %w", p, err))
 			continue
 		}
 		a := newShardActor(h, p, meta)
 		pid, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "shard-"+strconv.Itoa(int(p)))
 		if err != nil {
-			h.log.Error("spawning shard actor", "shard", p, "err", err)
+			h.fail(fmt.Errorf("spawning shard actor %d: %w", p, err))
 			continue
 		}
 		h.mu.Lock()
@@ -297,6 +302,13 @@ func (h *Host) stop(ctx context.Context, parts []int32, drain bool) {
 		}
 	}
 	h.announce()
+}
+
+func (h *Host) fail(err error) {
+	h.log.Error("shard cannot run", "err", err)
+	if h.cfg.OnFatal != nil {
+		h.cfg.OnFatal(err)
+	}
 }
 
 // commit marks the shard's next offset and commits the marks in the

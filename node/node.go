@@ -181,7 +181,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.host, err = actors.NewHost(n.system, actors.HostConfig{
 		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
 		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
-		OnAssigned: n.members.SetShards, Stats: n.stats, Logger: n.log,
+		OnAssigned: n.members.SetShards, OnFatal: n.fatal, Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {
 		return nil, err
@@ -209,9 +209,17 @@ func (n *Node) goRun(name string, fn func() error) {
 		defer n.wg.Done()
 		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("component stopped", "component", name, "err", err)
-			n.errs <- fmt.Errorf("%s: %w", name, err)
+			n.fatal(fmt.Errorf("%s: %w", name, err))
 		}
 	}()
+}
+
+// fatal reports an error that should stop the node, without blocking.
+func (n *Node) fatal(err error) {
+	select {
+	case n.errs <- err:
+	default: // one error is enough to stop
+	}
 }
 
 // Err returns a channel that receives the error of a component that
