@@ -51,8 +51,8 @@ type HostConfig struct {
 	// state cannot be read or restored); the node should stop. Default:
 	// log the error.
 	OnFatal func(error)
-	Stats      *Stats
-	Logger     *slog.Logger
+	Stats   *Stats
+	Logger  *slog.Logger
 }
 
 // Host consumes the entities topic in the shards consumer group and runs
