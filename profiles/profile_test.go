@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-sec/vigil/event"
 )
@@ -481,6 +482,36 @@ func BenchmarkUnmarshalNetwork(b *testing.B) {
 		var n Network
 		if err := n.UnmarshalBinary(buf); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A decoded event's strings share one buffer; a profile that kept one of
+// them would keep the whole event alive for as long as the entity lives.
+func TestProfilesCopyKeptStrings(t *testing.T) {
+	ev := ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "198.51.100.9", "aws-cli/2.15.0 Python/3.11", "")
+	b, err := ev.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded event.Event
+	if err := decoded.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPrincipal("143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
+	p.Observe(&decoded)
+	ct := decoded.CloudTrail
+	for _, c := range []struct{ kept, src string }{
+		{p.UserAgents[0].Value, ct.UserAgent},
+		{p.SourceIPs[0].Value, ct.SourceIP},
+		{p.ARN, ct.Identity.ARN},
+		{p.UserName, ct.Identity.UserName},
+	} {
+		if c.kept != c.src {
+			t.Fatalf("kept %q, event has %q", c.kept, c.src)
+		}
+		if unsafe.StringData(c.kept) == unsafe.StringData(c.src) {
+			t.Errorf("profile keeps %q inside the decoded event's buffer", c.kept)
 		}
 	}
 }
