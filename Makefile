@@ -44,7 +44,7 @@ lint:
 ## bench: decoder, detector and pipeline benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sources/ ./detect/ ./event/
-	$(GO) run ./bench -records 20000
+	$(GO) run ./bench -records 100000
 
 clean:
 	rm -rf bin $(DATA_DIR)
