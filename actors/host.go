@@ -22,8 +22,6 @@ import (
 	"github.com/vigil-sec/vigil/storage"
 )
 
-var ctxBackground = context.Background()
-
 // HostConfig configures the shard host.
 type HostConfig struct {
 	// Client are the kgo options that reach Kafka. Required.
@@ -317,7 +315,7 @@ func (h *Host) fail(err error) {
 func (h *Host) commit(p int32, next int64) {
 	h.consumer.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{kafka.EntitiesTopic: {p: {Epoch: -1, Offset: next}}})
 	go func() {
-		if err := h.consumer.CommitMarkedOffsets(ctxBackground); err != nil && !errors.Is(err, kgo.ErrClientClosed) {
+		if err := h.consumer.CommitMarkedOffsets(context.Background()); err != nil && !errors.Is(err, kgo.ErrClientClosed) {
 			h.log.Warn("committing shard offsets", "err", err)
 		}
 	}()

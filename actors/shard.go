@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"maps"
@@ -266,11 +267,11 @@ func (s *shardActor) write(ctx actor.Context) {
 	root := ctx.ActorSystem().Root
 	produced := new(acks)
 	for _, e := range entries {
-		s.host.producer.Produce(ctxBackground, &kgo.Record{Topic: kafka.ProfilesTopic, Partition: s.partition,
+		s.host.producer.Produce(context.Background(), &kgo.Record{Topic: kafka.ProfilesTopic, Partition: s.partition,
 			Key: []byte(e.Key), Value: e.Value}, produced.promise())
 	}
 	for _, f := range published {
-		s.host.producer.Produce(ctxBackground, &kgo.Record{Topic: kafka.FindingsTopic,
+		s.host.producer.Produce(context.Background(), &kgo.Record{Topic: kafka.FindingsTopic,
 			Key: []byte(f.Key), Value: f.Value}, produced.promise())
 	}
 	go func() {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -16,22 +17,13 @@ func TestShardOfIsStableAndSpread(t *testing.T) {
 	}
 	counts := make([]int, 16)
 	for i := range 16000 {
-		counts[ShardOf("acct/us-east-1/network/i-"+string(rune('a'+i%26))+itoa(i), 16)]++
+		counts[ShardOf("acct/us-east-1/network/i-"+string(rune('a'+i%26))+strconv.Itoa(i), 16)]++
 	}
 	for s, c := range counts {
 		if c < 700 || c > 1300 {
 			t.Errorf("shard %d got %d of 16000 keys", s, c)
 		}
 	}
-}
-
-func itoa(i int) string {
-	b := []byte{}
-	for i > 0 || len(b) == 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	return string(b)
 }
 
 func TestMembershipEncrypted(t *testing.T) {

@@ -156,9 +156,6 @@ func (b *Batch) SetMeta(m Meta) {
 // Entries returns what the batch writes, in order.
 func (b *Batch) Entries() []Entry { return b.entries }
 
-// Len is the number of writes in the batch.
-func (b *Batch) Len() int { return len(b.entries) }
-
 // Commit writes the batch durably (the WAL is synced: the consumer offset
 // is committed to Kafka right after, so the write must survive a crash).
 func (b *Batch) Commit() error {
