@@ -67,6 +67,20 @@ type Config struct {
 	FlushInterval time.Duration
 	IdleTimeout   time.Duration
 	MaxInFlight   int
+	// FlushRetryTimeout is how long a shard retries a failed flush (a
+	// Pebble or Kafka write) before it stops; the node keeps running and
+	// reports the stopped shard. Default 2m.
+	FlushRetryTimeout time.Duration
+	// DeadLetterExcerpt is how many bytes of a bad record its dead letter
+	// quotes; 0 quotes none. The zero value quotes none; `vigil run`
+	// defaults to 64.
+	DeadLetterExcerpt int
+	// MaxDecompressed bounds what one gzip-compressed raw record may
+	// expand to, in bytes. Default 64 MiB.
+	MaxDecompressed int64
+	// MaxEventBytes bounds one internal record (one decoded event); a
+	// larger one is dead-lettered instead of produced. Default 64 KiB.
+	MaxEventBytes int
 	Logger        *slog.Logger
 }
 
