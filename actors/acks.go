@@ -1,37 +1,33 @@
 package actors
 
 import (
+	"context"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// acks waits for a set of asynchronous produces and keeps the first error.
+// producer is what produces: a kgo.Client or a transactional session.
+type producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// acks produces records and waits for their acknowledgements.
 type acks struct {
-	wg  sync.WaitGroup
-	mu  sync.Mutex
-	err error
+	wg sync.WaitGroup
 }
 
-// promise registers one produce and returns its callback.
-func (a *acks) promise() func(*kgo.Record, error) {
+// produce produces r through p; failed, if not nil, is called with the
+// error of a failed produce.
+func (a *acks) produce(p producer, r *kgo.Record, failed func(error)) {
 	a.wg.Add(1)
-	return a.done
-}
-
-func (a *acks) done(_ *kgo.Record, err error) {
-	if err != nil {
-		a.mu.Lock()
-		if a.err == nil {
-			a.err = err
+	p.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
+		if err != nil && failed != nil {
+			failed(err)
 		}
-		a.mu.Unlock()
-	}
-	a.wg.Done()
+		a.wg.Done()
+	})
 }
 
-// wait blocks until every registered produce is acknowledged.
-func (a *acks) wait() error {
-	a.wg.Wait()
-	return a.err
-}
+// wait blocks until every record produced is acknowledged.
+func (a *acks) wait() { a.wg.Wait() }

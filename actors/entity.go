@@ -2,102 +2,148 @@ package actors
 
 import (
 	"encoding/json"
-	"log/slog"
+	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/vigil-sec/vigil/detect"
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/kafka"
 	"github.com/vigil-sec/vigil/profiles"
+	"github.com/vigil-sec/vigil/shard"
+	"github.com/vigil-sec/vigil/storage"
 )
 
 // entityActor owns one entity's profile: it applies the entity's events in
 // order and runs the detectors. Its parent, the shard actor, is the only
 // sender, and persists what the entity hands back on a snapshot.
 type entityActor struct {
-	key     string
-	profile profiles.Profile
-	offset  int64 // last internal record applied
-	engine  *detect.Engine
-	stats   *Stats
-	log     *slog.Logger
-	pending []findings.Finding // occurrences not yet handed to the shard
+	key       string
+	partition int32
+	profile   profiles.Profile
+	mark      storage.Mark // of the last record applied
+	engine    *detect.Engine
+	warn      *throttledLog
+
+	// Since the last snapshot: the finding occurrences raised, merged by
+	// finding id (index into occurrences), what was counted, and the
+	// records a detector failed on.
+	occurrences []findings.Finding
+	byID        map[string]int
+	counts      storage.Counters
+	deadLetters []shard.DeadLetter
 }
 
 // entityRecord is one internal record for the entity.
 type entityRecord struct {
-	offset int64
-	data   []byte // encoded event.Event
+	mark storage.Mark
+	env  envelope
 }
 
-// snapshotRequest asks for the profile and new findings, for a flush.
+// snapshotRequest asks for the profile and what happened since the last
+// snapshot, for a flush.
 type snapshotRequest struct{}
 
-// snapshot is the entity's answer, sent to its parent.
-type snapshot struct {
-	key      string
-	profile  []byte
-	offset   int64
-	findings []findings.Finding
-}
+// snapshotReply is the entity's answer, sent to its parent.
+type snapshotReply struct{ shard.Snapshot }
 
 // inspectRequest asks for an entity's profile as JSON.
 type inspectRequest struct{ key string }
 
-// InspectReply answers an inspectRequest.
+// inspectReply answers an inspectRequest.
 type inspectReply struct {
 	profile json.RawMessage
-	offset  int64
+	mark    storage.Mark
 	active  bool
 	found   bool
 	err     error
 }
 
-// apply runs the detectors. A detector bug costs the one event (logged and
-// counted), not the actor: a panic would make protoactor restart it and
-// drop the message silently.
-func (e *entityActor) apply(ev *event.Event, offset int64) (occ []findings.Finding) {
-	defer func() {
-		if p := recover(); p != nil {
-			e.log.Error("detector panic", "entity", e.key, "offset", offset, "panic", p)
-			e.stats.DetectorErrors.Add(1)
-			occ = nil
-		}
-	}()
-	return e.engine.Apply(e.profile, ev)
-}
-
 func (e *entityActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *entityRecord:
-		if m.offset <= e.offset {
-			e.stats.Duplicates.Add(1) // already in the stored profile
-			return
-		}
-		// A local, not a field: an idle entity must not hold its last
-		// event (thousands of entities, a kilobyte each).
-		var ev event.Event
-		if err := ev.UnmarshalBinary(m.data); err != nil {
-			// Ingest encoded it, so this is corruption, not bad input.
-			e.log.Error("undecodable internal record", "entity", e.key, "offset", m.offset, "err", err)
-			e.offset = m.offset
-			return
-		}
-		occ := e.apply(&ev, m.offset)
-		e.stats.Applied.Add(1)
-		e.stats.Findings.Add(int64(len(occ)))
-		e.pending = append(e.pending, occ...)
-		e.offset = m.offset
+		e.apply(m)
 	case *snapshotRequest:
 		b, err := e.profile.MarshalBinary()
 		if err != nil {
-			e.log.Error("encoding profile", "entity", e.key, "err", err)
+			// Profiles encode without error; a failure is a bug, and the
+			// stored profile stays as it was.
+			e.warn.Warn("encoding profile", "entity", e.key, "err", err)
 		}
-		ctx.Send(ctx.Parent(), &snapshot{key: e.key, profile: b, offset: e.offset, findings: e.pending})
-		e.pending = nil
+		ctx.Send(ctx.Parent(), &snapshotReply{shard.Snapshot{Key: e.key, Profile: b, Mark: e.mark,
+			Occurrences: e.occurrences, Counts: e.counts, DeadLetters: e.deadLetters}})
+		e.occurrences, e.deadLetters, e.counts = nil, nil, storage.Counters{}
+		clear(e.byID)
 	case *inspectRequest:
 		b, err := json.Marshal(e.profile)
-		ctx.Respond(&inspectReply{profile: b, offset: e.offset, active: true, found: true, err: err})
+		ctx.Respond(&inspectReply{profile: b, mark: e.mark, active: true, found: true, err: err})
 	}
+}
+
+// apply applies one record unless the profile already holds it.
+func (e *entityActor) apply(m *entityRecord) {
+	if !e.mark.Less(m.mark) {
+		e.counts.Duplicates++ // replayed after a crash: already in the profile
+		return
+	}
+	e.mark = m.mark
+	// A local, not a field: an idle entity must not hold its last event.
+	var ev event.Event
+	if err := ev.UnmarshalBinary(m.env.event); err != nil {
+		// Ingest encoded it, so this is corruption or a version mismatch.
+		e.fail(m, fmt.Sprintf("undecodable internal record: %v", err))
+		return
+	}
+	occ, applied, err := e.detect(&ev)
+	switch {
+	case err != nil:
+		e.fail(m, err.Error())
+		return
+	case !applied:
+		e.counts.Duplicates++ // a CloudTrail event seen before
+		return
+	}
+	e.counts.Applied[ev.Source]++
+	for i := range occ {
+		o := &occ[i]
+		if o.Service.Count > 0 {
+			e.counts.Findings++
+		}
+		if j, ok := e.byID[o.ID]; ok {
+			e.occurrences[j].Merge(o)
+			continue
+		}
+		if e.byID == nil {
+			e.byID = make(map[string]int)
+		}
+		e.byID[o.ID] = len(e.occurrences)
+		e.occurrences = append(e.occurrences, *o)
+	}
+}
+
+// detect runs the detectors. A detector bug costs the one event, which is
+// dead-lettered: a panic would make protoactor restart the actor and drop
+// the message silently.
+func (e *entityActor) detect(ev *event.Event) (occ []findings.Finding, applied bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			occ, applied, err = nil, false, fmt.Errorf("detector failed: %v", p)
+		}
+	}()
+	occ, applied = e.engine.Apply(e.profile, ev)
+	return occ, applied, nil
+}
+
+// fail dead-letters the record m: the reference names the internal record
+// and the raw record it came from.
+func (e *entityActor) fail(m *entityRecord, reason string) {
+	e.counts.Failures++
+	ref := m.env.ref
+	e.warn.Warn("event failed", "entity", e.key, "offset", m.mark.Offset,
+		"source", ref.source.String(), "raw_partition", ref.partition, "raw_offset", ref.offset, "reason", reason)
+	dl := &DeadLetter{Topic: kafka.EntitiesTopic, Partition: e.partition, Offset: m.mark.Offset, Source: ref.source.String(),
+		Reason: fmt.Sprintf("%s (raw record %s partition %d offset %d)", reason, ref.source, ref.partition, ref.offset)}
+	r := dl.record(0)
+	e.deadLetters = append(e.deadLetters, shard.DeadLetter{Key: r.Key, Value: r.Value})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/vigil-sec/vigil/detect"
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/kafka"
+	"github.com/vigil-sec/vigil/shard"
 	"github.com/vigil-sec/vigil/storage"
 )
 
@@ -42,6 +42,13 @@ type HostConfig struct {
 	// yet applied, so a slow shard pushes back on the consumer instead of
 	// growing its mailbox. Default 64.
 	MaxInFlight int
+	// FlushRetryTimeout is how long a shard retries failed flushes before
+	// it stops. Default 2m.
+	FlushRetryTimeout time.Duration
+	// Rewound are shards whose partitions were found to have gone back
+	// before the host started (see kafka.ResetRewound): each starts a new
+	// incarnation. Default none.
+	Rewound []int32
 	// OnAssigned is called with the shards this node owns after every
 	// rebalance. Default: nothing.
 	OnAssigned func(shards []int32)
@@ -54,18 +61,29 @@ type HostConfig struct {
 }
 
 // Host consumes the entities topic in the shards consumer group and runs
-// one shard actor per partition Kafka assigns to this node.
+// one shard actor per partition Kafka assigns to this node. It alone owns
+// the Kafka clients: the consumer, and one transactional producer per
+// shard through which the shard's flushes reach the changelog and the
+// findings topic.
 type Host struct {
 	cfg      HostConfig
 	system   *actor.ActorSystem
 	consumer *kgo.Client
-	producer *kgo.Client
 	log      *slog.Logger
+	warn     *throttledLog
 	sem      chan struct{}
+	rewound  map[int32]bool
 
 	mu     sync.Mutex
-	shards map[int32]*actor.PID
+	shards map[int32]*hosted
 	ready  bool
+}
+
+// hosted is a shard this node runs.
+type hosted struct {
+	pid     *actor.PID
+	effects *shardEffects
+	stopped *shard.Stopped
 }
 
 // ErrNotHosted says the entity's shard is not on this node.
@@ -85,27 +103,22 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Host{cfg: cfg, system: system, log: cfg.Logger.With("component", "shards"),
-		sem: make(chan struct{}, cfg.MaxInFlight), shards: make(map[int32]*actor.PID)}
-	var err error
-	h.producer, err = kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Client...),
-		// Changelog records go to their shard's partition; findings are
-		// spread by id.
-		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
-			if topic == kafka.ProfilesTopic {
-				return func(r *kgo.Record, _ int) int { return int(r.Partition) }
-			}
-			return func(r *kgo.Record, n int) int { return int(cluster.ShardOf(string(r.Key), int32(n))) }
-		})),
-		kgo.ProducerLinger(time.Millisecond),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("shards: producer: %w", err)
+	log := cfg.Logger.With("component", "shards")
+	h := &Host{cfg: cfg, system: system, log: log, warn: newThrottledLog(log),
+		sem: make(chan struct{}, cfg.MaxInFlight), shards: make(map[int32]*hosted), rewound: make(map[int32]bool)}
+	for _, p := range cfg.Rewound {
+		h.rewound[p] = true
 	}
+	var err error
 	h.consumer, err = kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Client...),
 		kgo.ConsumerGroup(kafka.ShardsGroup),
 		kgo.ConsumeTopics(kafka.EntitiesTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Ingest writes in transactions: read only committed records, and
+		// see the transaction markers, so that a shard's committed offset
+		// moves past them and reaches the end of the partition.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
 		// Only offsets a shard marks after writing its state are
 		// committed (plain autocommit, or CommitUncommittedOffsets, would
 		// commit whatever was polled, applied or not).
@@ -116,7 +129,6 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 		kgo.OnPartitionsLost(h.lost),
 	)...)
 	if err != nil {
-		h.producer.Close()
 		return nil, fmt.Errorf("shards: consumer: %w", err)
 	}
 	return h, nil
@@ -132,26 +144,39 @@ func (h *Host) Run(ctx context.Context) error {
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				h.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			var loss *kgo.ErrDataLoss
+			switch {
+			case errors.As(err, &loss):
+				// The shard sees the lower offsets and starts a new
+				// incarnation; this names the cause.
+				h.log.Error("shard partition lost records on the broker", "shard", p,
+					"consumed_to", loss.ConsumedTo, "reset_to", loss.ResetTo)
+			case errors.Is(err, context.Canceled):
+			default:
+				h.warn.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
+		committed := h.consumer.CommittedOffsets()
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
 			}
 			h.mu.Lock()
-			pid := h.shards[p.Partition]
+			s := h.shards[p.Partition]
 			h.mu.Unlock()
-			if pid == nil {
-				return // revoked between fetch and now; the new owner consumes it
+			if s == nil || s.stopped != nil {
+				return // revoked between fetch and now, or stopped
+			}
+			next := int64(-1)
+			if o, ok := committed[p.Topic][p.Partition]; ok {
+				next = o.Offset
 			}
 			select {
 			case h.sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			h.system.Root.Send(pid, &shardRecords{records: p.Records, release: func() { <-h.sem }})
+			h.system.Root.Send(s.pid, &shardRecords{records: p.Records, committed: next, release: func() { <-h.sem }})
 		})
 		h.consumer.AllowRebalance()
 	}
@@ -166,67 +191,111 @@ func (h *Host) tick(ctx context.Context) {
 			return
 		case <-t.C:
 			h.mu.Lock()
-			for _, pid := range h.shards {
-				h.system.Root.Send(pid, &flushTick{})
+			for _, s := range h.shards {
+				h.system.Root.Send(s.pid, &flushTick{})
 			}
 			h.mu.Unlock()
 		}
 	}
 }
 
-// assigned starts shard actors, restoring a shard from its changelog when
-// this node has no state for it.
-func (h *Host) assigned(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
+// assigned starts shard actors: each shard's transactional producer first
+// (which fences a previous owner and aborts what it left open), then its
+// state, restored from the changelog when this node has none.
+func (h *Host) assigned(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+	// The group may assign before NewHost has returned: use the client
+	// the callback is given.
+	adm := kadm.NewClient(cl)
 	for _, p := range parts[kafka.EntitiesTopic] {
-		meta, err := h.open(ctx, p)
-		if err != nil {
+		if err := h.start(ctx, adm, p); err != nil {
 			// Without its state the shard cannot apply records exactly
 			// once: stop the node rather than skip the partition; its
 			// records stay uncommitted for the next owner.
-			h.fail(fmt.Errorf("opening shard %d: %w", p, err))
-			continue
+			h.fail(fmt.Errorf("starting shard %d: %w", p, err))
 		}
-		a := newShardActor(h, p, meta)
-		pid, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "shard-"+strconv.Itoa(int(p)))
-		if err != nil {
-			h.fail(fmt.Errorf("spawning shard actor %d: %w", p, err))
-			continue
-		}
-		h.mu.Lock()
-		h.shards[p] = pid
-		h.mu.Unlock()
-		h.log.Debug("shard assigned", "shard", p, "applied", meta.Applied)
 	}
 	h.announce()
 }
 
+func (h *Host) start(ctx context.Context, adm *kadm.Client, p int32) error {
+	eff, err := newShardEffects(h, p)
+	if err != nil {
+		return err
+	}
+	if _, _, err := eff.txn.ProducerID(ctx); err != nil {
+		eff.close()
+		return fmt.Errorf("initialising the transactional producer: %w", err)
+	}
+	meta, err := h.open(ctx, adm, p)
+	if err != nil {
+		eff.close()
+		return err
+	}
+	core := shard.New(shard.Config{
+		Partition: p, Store: eff.store, Effects: eff, RetryTimeout: h.cfg.FlushRetryTimeout, Logger: h.log,
+	}, meta)
+	a := &shardActor{host: h, partition: p, core: core, store: eff.store, log: h.log.With("shard", p), children: make(map[string]*child)}
+	pid, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "shard-"+strconv.Itoa(int(p)))
+	if err != nil {
+		eff.close()
+		return fmt.Errorf("spawning shard actor: %w", err)
+	}
+	eff.self = pid
+	h.mu.Lock()
+	h.shards[p] = &hosted{pid: pid, effects: eff}
+	h.mu.Unlock()
+	h.log.Debug("shard assigned", "shard", p, "applied", meta.Applied)
+	return nil
+}
+
 // open loads the shard's meta, restoring the keyspace from the changelog
-// first when it is missing here.
-func (h *Host) open(ctx context.Context, p int32) (storage.Meta, error) {
+// first when it is missing here, and starts a new incarnation when the
+// partition went back while no node ran it.
+func (h *Host) open(ctx context.Context, adm *kadm.Client, p int32) (storage.Meta, error) {
 	store := h.cfg.DB.Shard(p)
 	meta, ok, err := store.Meta()
-	if err != nil || ok {
-		return meta, err
-	}
-	entries, err := h.readChangelog(ctx, p)
 	if err != nil {
 		return meta, err
 	}
-	if len(entries) == 0 {
-		return storage.Meta{Applied: -1}, nil
+	if !ok {
+		if meta, err = h.restore(ctx, adm, p, store); err != nil {
+			return meta, err
+		}
+	}
+	if h.rewound[p] {
+		delete(h.rewound, p)
+		meta.Applied = storage.Mark{Incarnation: meta.Applied.Incarnation + 1, Offset: -1}
+		if err := store.Write([]storage.Entry{storage.MetaEntry(meta)}); err != nil {
+			return meta, err
+		}
+		h.log.Error("shard partition went back while vigil was down; starting a new incarnation", "shard", p, "incarnation", meta.Applied.Incarnation)
+		h.cfg.Stats.Rewinds.Add(1)
+	}
+	return meta, nil
+}
+
+// restore rebuilds the shard's keyspace from its changelog partition.
+func (h *Host) restore(ctx context.Context, adm *kadm.Client, p int32, store *storage.Shard) (storage.Meta, error) {
+	none := storage.Meta{Applied: storage.NoMark}
+	entries, err := h.readChangelog(ctx, adm, p)
+	if err != nil || len(entries) == 0 {
+		return none, err
 	}
 	if err := store.Restore(entries); err != nil {
-		return meta, err
+		return none, err
 	}
 	h.log.Info("shard restored from changelog", "shard", p, "records", len(entries))
-	meta, _, err = store.Meta()
+	meta, ok, err := store.Meta()
+	if !ok && err == nil {
+		return none, nil
+	}
 	return meta, err
 }
 
-// readChangelog reads the shard's changelog partition up to its end and
-// keeps the latest value of every key.
-func (h *Host) readChangelog(ctx context.Context, p int32) ([]storage.Entry, error) {
-	ends, err := kadm.NewClient(h.producer).ListEndOffsets(ctx, kafka.ProfilesTopic)
+// readChangelog reads the shard's changelog partition up to its end (only
+// committed flushes) and keeps the latest value of every key.
+func (h *Host) readChangelog(ctx context.Context, adm *kadm.Client, p int32) ([]storage.Entry, error) {
+	ends, err := adm.ListEndOffsets(ctx, kafka.ProfilesTopic)
 	if err != nil {
 		return nil, fmt.Errorf("changelog end offsets: %w", err)
 	}
@@ -238,7 +307,10 @@ func (h *Host) readChangelog(ctx context.Context, p int32) ([]storage.Entry, err
 		return nil, nil
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), h.cfg.Client...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.ProfilesTopic: {p: kgo.NewOffset().AtStart()}}))...)
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.ProfilesTopic: {p: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // to see the end: the last offset is a marker
+	)...)
 	if err != nil {
 		return nil, err
 	}
@@ -251,12 +323,12 @@ func (h *Host) readChangelog(ctx context.Context, p int32) ([]storage.Entry, err
 		}
 		var last int64 = -1
 		fetches.EachRecord(func(r *kgo.Record) {
-			latest[string(r.Key)] = r.Value
+			if !r.Attrs.IsControl() {
+				latest[string(r.Key)] = r.Value
+			}
 			last = r.Offset
 		})
-		var hwm int64 = -1
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) { hwm = fp.HighWatermark })
-		if last >= end.Offset-1 || (hwm >= 0 && hwm <= last+1 && last >= 0) {
+		if last >= end.Offset-1 {
 			break
 		}
 	}
@@ -269,37 +341,65 @@ func (h *Host) readChangelog(ctx context.Context, p int32) ([]storage.Entry, err
 }
 
 // revoked drains the shards: flush, append to the changelog, commit, stop.
-func (h *Host) revoked(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
-	h.stop(ctx, parts[kafka.EntitiesTopic], true)
+func (h *Host) revoked(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+	h.stop(ctx, cl, parts[kafka.EntitiesTopic], true)
 }
 
 // lost stops the shards without committing: another node owns them now.
-func (h *Host) lost(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
-	h.stop(ctx, parts[kafka.EntitiesTopic], false)
+func (h *Host) lost(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+	h.stop(ctx, cl, parts[kafka.EntitiesTopic], false)
 }
 
-func (h *Host) stop(ctx context.Context, parts []int32, drain bool) {
+func (h *Host) stop(ctx context.Context, cl *kgo.Client, parts []int32, drain bool) {
 	for _, p := range parts {
 		h.mu.Lock()
-		pid := h.shards[p]
+		s := h.shards[p]
 		delete(h.shards, p)
 		h.mu.Unlock()
-		if pid == nil {
+		if s == nil {
 			continue
 		}
 		if drain {
-			if _, err := h.system.Root.RequestFuture(pid, &drainRequest{}, 30*time.Second).Result(); err != nil {
+			if _, err := h.system.Root.RequestFuture(s.pid, &drainRequest{}, 30*time.Second).Result(); err != nil {
 				h.log.Warn("draining shard", "shard", p, "err", err)
 			}
 		}
-		_ = h.system.Root.StopFuture(pid).Wait()
+		_ = h.system.Root.StopFuture(s.pid).Wait()
+		s.effects.close()
 	}
 	if drain {
-		if err := h.consumer.CommitMarkedOffsets(ctx); err != nil {
+		if err := cl.CommitMarkedOffsets(ctx); err != nil {
 			h.log.Warn("committing on revoke", "err", err)
 		}
 	}
 	h.announce()
+}
+
+// shardStopped takes a shard that cannot write its state out of service:
+// its partition is no longer fetched, so no record is applied that could
+// not be made durable; readiness and the status report it.
+func (h *Host) shardStopped(p int32, st *shard.Stopped) {
+	h.mu.Lock()
+	s := h.shards[p]
+	if s != nil {
+		s.stopped = st
+	}
+	h.mu.Unlock()
+	h.consumer.PauseFetchPartitions(map[string][]int32{kafka.EntitiesTopic: {p}})
+	h.cfg.Stats.ShardsStopped.Add(1)
+}
+
+// Stopped returns the shards of this node that stopped, and why.
+func (h *Host) Stopped() map[int32]shard.Stopped {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[int32]shard.Stopped)
+	for p, s := range h.shards {
+		if s.stopped != nil {
+			out[p] = *s.stopped
+		}
+	}
+	return out
 }
 
 func (h *Host) fail(err error) {
@@ -316,7 +416,7 @@ func (h *Host) commit(p int32, next int64) {
 	h.consumer.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{kafka.EntitiesTopic: {p: {Epoch: -1, Offset: next}}})
 	go func() {
 		if err := h.consumer.CommitMarkedOffsets(context.Background()); err != nil && !errors.Is(err, kgo.ErrClientClosed) {
-			h.log.Warn("committing shard offsets", "err", err)
+			h.warn.Warn("committing shard offsets", "err", err)
 		}
 	}()
 }
@@ -358,22 +458,22 @@ func (h *Host) Ready() bool {
 type Profile struct {
 	Key     string
 	Shard   int32
-	Offset  int64  // of the last internal record applied
-	Active  bool   // an actor holds it (else it was read from Pebble)
-	Profile []byte // JSON
+	Mark    storage.Mark // of the last internal record applied
+	Active  bool         // an actor holds it (else it was read from Pebble)
+	Profile []byte       // JSON
 }
 
 // Inspect returns an entity's profile as JSON, from its actor if it is
-// active and from Pebble otherwise.
+// active and from Pebble otherwise; nil if the entity is unknown.
 func (h *Host) Inspect(ctx context.Context, key string) (*Profile, error) {
 	p := cluster.ShardOf(key, h.cfg.Shards)
 	h.mu.Lock()
-	pid := h.shards[p]
+	s := h.shards[p]
 	h.mu.Unlock()
-	if pid == nil {
+	if s == nil {
 		return nil, ErrNotHosted
 	}
-	res, err := h.system.Root.RequestFuture(pid, &inspectRequest{key: key}, requestTimeout(ctx)).Result()
+	res, err := h.system.Root.RequestFuture(s.pid, &inspectRequest{key: key}, requestTimeout(ctx)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("inspecting %s: %w", key, err)
 	}
@@ -384,27 +484,65 @@ func (h *Host) Inspect(ctx context.Context, key string) (*Profile, error) {
 	if !r.found {
 		return nil, nil
 	}
-	return &Profile{Key: key, Shard: p, Offset: r.offset, Active: r.active, Profile: r.profile}, nil
+	return &Profile{Key: key, Shard: p, Mark: r.mark, Active: r.active, Profile: r.profile}, nil
 }
 
-// List returns the keys of every entity of a kind on this node's shards.
-func (h *Host) List(ctx context.Context, kind event.EntityKind) ([]string, error) {
-	h.mu.Lock()
-	pids := make([]*actor.PID, 0, len(h.shards))
-	for _, pid := range h.shards {
-		pids = append(pids, pid)
-	}
-	h.mu.Unlock()
-	var keys []string
-	for _, pid := range pids {
-		res, err := h.system.Root.RequestFuture(pid, &listRequest{kind: kind}, requestTimeout(ctx)).Result()
-		if err != nil {
-			return nil, fmt.Errorf("listing entities: %w", err)
+// List returns up to limit keys of entities of a kind on this node's
+// shards, in (shard, key) order, starting at shard from.Shard and key
+// from.Key; next is where the following page starts, or nil after the
+// last.
+func (h *Host) List(ctx context.Context, kind event.EntityKind, from ListCursor, limit int) (keys []string, next *ListCursor, err error) {
+	for _, p := range h.Owned() {
+		if p < from.Shard {
+			continue
 		}
-		keys = append(keys, res.(*listReply).keys...)
+		start := ""
+		if p == from.Shard {
+			start = from.Key
+		}
+		h.mu.Lock()
+		s := h.shards[p]
+		h.mu.Unlock()
+		if s == nil {
+			continue
+		}
+		res, err := h.system.Root.RequestFuture(s.pid, &listRequest{kind: kind, from: start, limit: limit - len(keys) + 1},
+			requestTimeout(ctx)).Result()
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing entities of shard %d: %w", p, err)
+		}
+		r := res.(*listReply)
+		if r.err != nil {
+			return nil, nil, fmt.Errorf("listing entities of shard %d: %w", p, r.err)
+		}
+		if room := limit - len(keys); len(r.keys) > room {
+			keys = append(keys, r.keys[:room]...)
+			return keys, &ListCursor{Shard: p, Key: r.keys[room]}, nil
+		}
+		keys = append(keys, r.keys...)
 	}
-	sort.Strings(keys)
-	return keys, nil
+	return keys, nil, nil
+}
+
+// ListCursor is where a page of List starts.
+type ListCursor struct {
+	Shard int32
+	Key   string
+}
+
+// Meta returns the stored meta of every shard this node hosts.
+func (h *Host) Meta() (map[int32]storage.Meta, error) {
+	out := make(map[int32]storage.Meta)
+	for _, p := range h.Owned() {
+		m, ok, err := h.cfg.DB.Shard(p).Meta()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[p] = m
+		}
+	}
+	return out, nil
 }
 
 func requestTimeout(ctx context.Context) time.Duration {
@@ -418,5 +556,13 @@ func requestTimeout(ctx context.Context) time.Duration {
 // the group.
 func (h *Host) Close() {
 	h.consumer.Close() // leaves the group: runs the revoke callback
-	h.producer.Close()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -24,7 +24,12 @@ type Stats struct {
 	Passivated atomic.Int64 // entity actors stopped when idle
 	Spawned    atomic.Int64 // entity actors started
 
-	DetectorErrors atomic.Int64 // events a detector failed on
+	DetectorErrors atomic.Int64 // events a detector failed on (dead-lettered)
+
+	Rewinds       atomic.Int64 // partitions whose offsets went back
+	Poisoned      atomic.Int64 // raw records whose internal records Kafka rejected
+	IngestRetries atomic.Int64 // polls retried after a fault of Kafka as a whole
+	ShardsStopped atomic.Int64 // shards stopped because their state could not be written
 }
 
 var allSources = []event.Source{event.SourceCloudTrail, event.SourceVPCFlow, event.SourceDNS}
@@ -57,7 +62,11 @@ func (s *Stats) Register(reg prometheus.Registerer) error {
 		one("vigil_shard_flushes_total", "Shard flushes written to Pebble.", &s.Flushes),
 		one("vigil_entities_passivated_total", "Entity actors stopped when idle.", &s.Passivated),
 		one("vigil_entities_spawned_total", "Entity actors started.", &s.Spawned),
-		one("vigil_detector_errors_total", "Events a detector failed on (a bug: see the log).", &s.DetectorErrors),
+		one("vigil_detector_errors_total", "Events a detector failed on, dead-lettered (a bug: see the log).", &s.DetectorErrors),
+		one("vigil_offset_rewinds_total", "Consumed partitions whose offsets went back (records deleted, topic recreated); their new records are applied.", &s.Rewinds),
+		one("vigil_poisoned_records_total", "Raw records whose internal records Kafka rejected, dead-lettered.", &s.Poisoned),
+		one("vigil_ingest_retries_total", "Ingest polls retried after a fault of Kafka as a whole.", &s.IngestRetries),
+		one("vigil_shards_stopped_total", "Shards stopped because their state could not be written.", &s.ShardsStopped),
 	)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -7,52 +7,98 @@ import (
 
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/storage"
+	"github.com/vigil-sec/vigil/wire"
 )
 
-// An internal record's value is an envelope: the position of the raw
-// record it came from, then the encoded event. The position lets a shard
-// drop records that ingest re-sends after a crash.
+// An internal record's value is an envelope. An event record carries the
+// reference of the raw record it came from (for dead letters) and the
+// encoded event; a statistics record carries what ingest counted in one
+// batch of one raw partition, so that the shard persists it exactly once
+// with its meta:
 //
-//	version(1) source(1) rawPartition(uvarint) rawOffset(uvarint) index(uvarint) event...
-const envelopeVersion = 1
+//	version(1) kind(1)=event source(1) rawPartition(uvarint) rawOffset(uvarint) event...
+//	version(1) kind(1)=stats source(1) rawPartition(uvarint) records events dropped deadLetters (uvarints)
+const envelopeVersion = 2
 
-type rawPosition struct {
+// Kinds of envelope.
+const (
+	envelopeEvent = 0
+	envelopeStats = 1
+)
+
+// rawRef names a raw record.
+type rawRef struct {
 	source    event.Source
 	partition int32
-	storage.Position
+	offset    int64
 }
 
-// watermarkKey names the raw partition in shard metadata.
-func (p rawPosition) watermarkKey() string {
-	return p.source.String() + "/" + strconv.FormatInt(int64(p.partition), 10)
-}
-
-func appendEnvelope(b []byte, pos rawPosition, ev *event.Event) ([]byte, error) {
-	b = append(b, envelopeVersion, byte(pos.source))
-	b = binary.AppendUvarint(b, uint64(pos.partition))
-	b = binary.AppendUvarint(b, uint64(pos.Offset))
-	b = binary.AppendUvarint(b, uint64(pos.Index))
+func appendEnvelope(b []byte, ref rawRef, ev *event.Event) ([]byte, error) {
+	b = append(b, envelopeVersion, envelopeEvent, byte(ref.source))
+	b = binary.AppendUvarint(b, uint64(ref.partition))
+	b = binary.AppendUvarint(b, uint64(ref.offset))
 	return ev.AppendBinary(b)
+}
+
+// ingestStats is what ingest counted for one batch of one raw partition.
+type ingestStats struct {
+	source                                event.Source
+	partition                             int32
+	records, events, dropped, deadLetters int64
+}
+
+// statsKey is the key of a statistics record: the raw partition it counts,
+// so that one raw partition's statistics always go to the same shard.
+func statsKey(source event.Source, partition int32) string {
+	return "stats/" + source.String() + "/" + strconv.Itoa(int(partition))
+}
+
+func appendStats(b []byte, s *ingestStats) []byte {
+	b = append(b, envelopeVersion, envelopeStats, byte(s.source))
+	b = binary.AppendUvarint(b, uint64(s.partition))
+	for _, v := range [...]int64{s.records, s.events, s.dropped, s.deadLetters} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	return b
 }
 
 var errEnvelope = errors.New("actors: corrupt internal record")
 
-// parseEnvelope returns the raw position and the encoded event.
-func parseEnvelope(b []byte) (rawPosition, []byte, error) {
-	var pos rawPosition
-	if len(b) < 2 || b[0] != envelopeVersion {
-		return pos, nil, errEnvelope
+// envelope is a parsed internal record.
+type envelope struct {
+	kind  byte
+	ref   rawRef
+	event []byte            // encoded event.Event, for envelopeEvent
+	stats *storage.Counters // for envelopeStats
+}
+
+func parseEnvelope(b []byte) (envelope, error) {
+	var e envelope
+	if len(b) < 3 || b[0] != envelopeVersion || b[2] >= storage.Sources {
+		return e, errEnvelope
 	}
-	pos.source = event.Source(b[1])
-	b = b[2:]
-	var v [3]uint64
-	for i := range v {
-		x, n := binary.Uvarint(b)
-		if n <= 0 {
-			return pos, nil, errEnvelope
+	e.kind, e.ref.source = b[1], event.Source(b[2])
+	r := wire.Reader{Buf: b, Off: 3}
+	e.ref.partition = int32(wire.Uint[uint32](&r, "bad partition %d"))
+	switch e.kind {
+	case envelopeEvent:
+		e.ref.offset = int64(r.Uvarint())
+		e.event = b[r.Off:]
+	case envelopeStats:
+		c := new(storage.Counters)
+		src := e.ref.source
+		for _, v := range []*int64{&c.Records[src], &c.Events[src], &c.Dropped[src], &c.DeadLetters[src]} {
+			*v = int64(r.Uvarint())
 		}
-		v[i], b = x, b[n:]
+		if r.Left() > 0 {
+			return e, errEnvelope
+		}
+		e.stats = c
+	default:
+		return e, errEnvelope
 	}
-	pos.partition, pos.Offset, pos.Index = int32(v[0]), int64(v[1]), int32(v[2])
-	return pos, b, nil
+	if r.Err != nil {
+		return e, errEnvelope
+	}
+	return e, nil
 }

@@ -14,33 +14,47 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	ev := &event.Event{Source: event.SourceVPCFlow, Time: time.Unix(1741470000, 0).UTC(), Account: "1", Region: "us-east-1",
 		Kind: event.KindNetwork, Entity: "eni-1", Flow: &event.Flow{Version: 2, InterfaceID: "eni-1",
 			Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("198.51.100.7"), DstPort: 22, Protocol: 6}}
-	pos := rawPosition{source: event.SourceVPCFlow, partition: 3, Position: storage.Position{Offset: 1 << 40, Index: 17}}
-	b, err := appendEnvelope(nil, pos, ev)
+	ref := rawRef{source: event.SourceVPCFlow, partition: 3, offset: 1 << 40}
+	b, err := appendEnvelope(nil, ref, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gotPos, data, err := parseEnvelope(b)
-	if err != nil || gotPos != pos {
-		t.Fatalf("position %+v, %v; want %+v", gotPos, err, pos)
+	env, err := parseEnvelope(b)
+	if err != nil || env.kind != envelopeEvent || env.ref != ref {
+		t.Fatalf("envelope %+v, %v; want ref %+v", env, err, ref)
 	}
 	var got event.Event
-	if err := got.UnmarshalBinary(data); err != nil || !reflect.DeepEqual(&got, ev) {
+	if err := got.UnmarshalBinary(env.event); err != nil || !reflect.DeepEqual(&got, ev) {
 		t.Fatalf("event %+v, %v", got, err)
 	}
-	if pos.watermarkKey() != "vpcflow/3" {
-		t.Errorf("watermark key %q", pos.watermarkKey())
+}
+
+func TestStatsRoundTrip(t *testing.T) {
+	s := &ingestStats{source: event.SourceDNS, partition: 2, records: 10, events: 9, dropped: 1, deadLetters: 3}
+	env, err := parseEnvelope(appendStats(nil, s))
+	if err != nil || env.kind != envelopeStats {
+		t.Fatalf("%+v %v", env, err)
+	}
+	want := storage.Counters{}
+	want.Records[event.SourceDNS], want.Events[event.SourceDNS], want.Dropped[event.SourceDNS], want.DeadLetters[event.SourceDNS] = 10, 9, 1, 3
+	if *env.stats != want {
+		t.Errorf("counters %+v, want %+v", *env.stats, want)
+	}
+	if statsKey(event.SourceDNS, 2) != "stats/dns/2" {
+		t.Errorf("stats key %q", statsKey(event.SourceDNS, 2))
 	}
 }
 
 func FuzzParseEnvelope(f *testing.F) {
-	b, _ := appendEnvelope(nil, rawPosition{source: event.SourceDNS, partition: 1}, &event.Event{Source: event.SourceDNS, DNS: &event.DNS{QueryName: "a.b"}})
+	b, _ := appendEnvelope(nil, rawRef{source: event.SourceDNS, partition: 1}, &event.Event{Source: event.SourceDNS, DNS: &event.DNS{QueryName: "a.b"}})
 	f.Add(b)
-	f.Add([]byte{1})
+	f.Add(appendStats(nil, &ingestStats{source: event.SourceCloudTrail, records: 1}))
+	f.Add([]byte{2})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, data, err := parseEnvelope(b)
-		if err == nil {
+		env, err := parseEnvelope(b)
+		if err == nil && env.kind == envelopeEvent {
 			var ev event.Event
-			_ = ev.UnmarshalBinary(data) // must not panic
+			_ = ev.UnmarshalBinary(env.event) // must not panic
 		}
 	})
 }

@@ -6,13 +6,17 @@
 //	GET /readyz                      the node has joined and owns its shards
 //	GET /api/v1/status               records per source, dead letters, lag
 //	GET /api/v1/findings             ?type=&minSeverity=&since= → {"findings":[...]}
-//	GET /api/v1/actors?kind=KIND     entities of a kind (principal, network)
+//	GET /api/v1/actors?kind=KIND     entities of a kind (principal, network), a page
+//	                                 at a time: &limit=N (default 1000, at most
+//	                                 10000) &cursor=C (nextCursor of the previous
+//	                                 page) → {"actors":[...],"nextCursor":"..."}
 //	GET /api/v1/actors/{kind}/{id}   one entity's profile, with node and shard
 //	GET /metrics                     Prometheus text format
 //	GET /debug/pprof/                Go runtime profiles
 //
 // With a token configured every route but /healthz and /readyz needs
-// "Authorization: Bearer <token>"; the comparison is constant-time.
+// "Authorization: Bearer <token>"; the comparison is constant-time. Without
+// a token the endpoint listens on loopback only, unless Config.Insecure.
 package admin
 
 import (
@@ -20,6 +24,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,12 +46,70 @@ type Config struct {
 	// Addr is the listen address. Default 127.0.0.1:8080; port 0 picks a
 	// free port.
 	Addr string
-	// Token, when set, is required as a bearer token. Default none, which
-	// is only sensible on loopback. It is never logged.
+	// Token, when set, is required as a bearer token. It is never logged.
+	// Default none, which Listen accepts only on a loopback Addr unless
+	// Insecure is set.
 	Token string
 	// TLSCert and TLSKey are PEM files; with both set the endpoint serves
 	// HTTPS. Default: plain HTTP.
 	TLSCert, TLSKey string
+	// Insecure lets Listen serve without a token on an address beyond
+	// loopback, for networks where only trusted hosts reach it: anyone
+	// who does can read findings and profiles. Default false.
+	Insecure bool
+}
+
+const defaultAddr = "127.0.0.1:8080"
+
+// redacted stands for a secret in String and LogValue.
+const redacted = "[redacted]"
+
+// String formats the configuration without the token, so that printing
+// or logging a Config cannot leak it.
+func (c Config) String() string {
+	type plain Config // without methods, so that %+v does not recurse
+	p := plain(c)
+	if p.Token != "" {
+		p.Token = redacted
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// LogValue implements slog.LogValuer, without the token.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// Validate checks the configuration without binding: the address, that
+// TLS has both files, and that an address beyond loopback has a token or
+// Insecure (else the error wraps ErrUnprotected). Listen calls it, before
+// binding, so that an unprotected endpoint is never reachable, not even
+// briefly; a caller may call it early to fail before starting anything
+// else.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		c.Addr = defaultAddr
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("admin: TLS needs both a certificate and a key")
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("admin: listen address %q: %w", c.Addr, err)
+	}
+	if c.Token == "" && !c.Insecure && !isLoopbackHost(host) {
+		return unprotected(c.Addr)
+	}
+	return nil
+}
+
+// ErrUnprotected is returned by Listen for an address beyond loopback with
+// neither a token nor Insecure.
+var ErrUnprotected = errors.New("an admin endpoint beyond loopback without a token would let anyone who reaches it read findings and profiles")
+
+func unprotected(addr string) error {
+	return fmt.Errorf("admin: listening on %s: %w; set a token with --admin-token-file or VIGIL_ADMIN_TOKEN or, if only trusted hosts reach that address, use --insecure-admin", addr, ErrUnprotected)
 }
 
 // Backend answers the endpoint's queries; the node implements it.
@@ -55,7 +118,11 @@ type Backend interface {
 	Ready() error
 	Status(ctx context.Context) (*Status, error)
 	Findings(ctx context.Context, q FindingsQuery) ([]json.RawMessage, error)
-	Actors(ctx context.Context, kind string) ([]ActorRef, error)
+	// Actors returns one page of the entities of a kind, in a stable
+	// order, and the cursor of the next page ("" after the last page). The
+	// endpoint passes a Limit between 1 and MaxPageLimit. A cursor the
+	// Backend did not make is an ErrBadRequest.
+	Actors(ctx context.Context, kind string, page Page) (refs []ActorRef, next string, err error)
 	// Actor returns ErrNotFound for an unknown entity.
 	Actor(ctx context.Context, kind, id string) (*Actor, error)
 }
@@ -66,6 +133,60 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrBadRequest = errors.New("bad request")
 )
+
+// Page selects one page of a listing.
+type Page struct {
+	// Cursor is where the page starts. It is opaque to clients: the
+	// nextCursor of the previous page, empty for the first page. A Backend
+	// may make it with EncodeCursor.
+	Cursor string
+	// Limit is the most entries on the page. Default (0) DefaultPageLimit;
+	// values above MaxPageLimit are clamped to it.
+	Limit int
+}
+
+// Page sizes: a page is built in memory and sent at once, so its size
+// bounds the memory and time of one request.
+const (
+	DefaultPageLimit = 1000
+	MaxPageLimit     = 10000
+)
+
+// Size returns the page's effective limit: Limit with the default and the
+// maximum applied.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
+}
+
+// EncodeCursor makes an opaque cursor of a position a Backend resumes
+// after, such as the last key of a page. DecodeCursor reverses it.
+func EncodeCursor(after string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(after))
+}
+
+// DecodeCursor returns the position of a cursor made by EncodeCursor; a
+// malformed one is an ErrBadRequest.
+func DecodeCursor(cursor string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", fmt.Errorf("%w: malformed cursor", ErrBadRequest)
+	}
+	return string(b), nil
+}
+
+// ActorList is the answer of /api/v1/actors: one page of entities.
+type ActorList struct {
+	Actors []ActorRef `json:"actors"`
+	// NextCursor is the cursor parameter of the next page; empty (and
+	// omitted) on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
 
 // FindingsQuery filters findings.
 type FindingsQuery struct {
@@ -84,7 +205,21 @@ type Status struct {
 	Duplicates int64                   `json:"duplicatesSkipped"`
 	Findings   int64                   `json:"findingOccurrences"`
 	Lag        map[string]int64        `json:"consumerLag"`
-	Members    any                     `json:"members"`
+	// Rewinds counts offset rewinds detected on consumed partitions: a
+	// partition whose offsets went backwards (a topic recreated or
+	// truncated), so records may have been skipped or read twice.
+	Rewinds int64 `json:"offsetRewinds"`
+	// StoppedShards are the shards of this node that stopped (a flush
+	// that kept failing) while the node runs on.
+	StoppedShards []StoppedShard `json:"stoppedShards,omitempty"`
+	Members       any            `json:"members"`
+}
+
+// StoppedShard is a shard that stopped, and why.
+type StoppedShard struct {
+	Shard  int32     `json:"shard"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // SourceStatus counts one raw source.
@@ -123,18 +258,26 @@ type Server struct {
 // Listen binds the endpoint; Serve serves it.
 func Listen(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
 	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
+		cfg.Addr = defaultAddr
 	}
-	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return nil, errors.New("admin: TLS needs both a certificate and a key")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listening on %s: %w", cfg.Addr, err)
 	}
 	s := &Server{cfg: cfg, ln: ln, b: b, log: log.With("component", "admin")}
-	if cfg.Token == "" && !isLoopback(ln.Addr()) {
-		s.log.Warn("admin endpoint listens beyond loopback without a token", "addr", ln.Addr().String())
+	if !isLoopback(ln.Addr()) {
+		switch {
+		case cfg.Token == "" && !cfg.Insecure: // localhost that resolved elsewhere
+			ln.Close()
+			return nil, unprotected(ln.Addr().String())
+		case cfg.Token == "":
+			s.log.Warn("admin endpoint listens beyond loopback without a token: anyone who reaches it can read findings and profiles", "addr", ln.Addr().String())
+		case cfg.TLSCert == "":
+			s.log.Warn("admin endpoint listens beyond loopback over plain HTTP: the bearer token crosses the network in clear text", "addr", ln.Addr().String())
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
@@ -285,8 +428,18 @@ func ParseSeverity(s string) (float64, error) {
 }
 
 func (s *Server) actors(w http.ResponseWriter, r *http.Request) {
-	kind := r.URL.Query().Get("kind")
-	refs, err := s.b.Actors(r.Context(), kind)
+	v := r.URL.Query()
+	page := Page{Cursor: v.Get("cursor"), Limit: DefaultPageLimit}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want a positive number (at most %d is used), got %q", MaxPageLimit, l))
+			return
+		}
+		page.Limit = n
+	}
+	page.Limit = page.Size()
+	refs, next, err := s.b.Actors(r.Context(), v.Get("kind"), page)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -294,7 +447,7 @@ func (s *Server) actors(w http.ResponseWriter, r *http.Request) {
 	if refs == nil {
 		refs = []ActorRef{}
 	}
-	writeJSON(w, 200, map[string]any{"actors": refs})
+	writeJSON(w, 200, ActorList{Actors: refs, NextCursor: next})
 }
 
 func (s *Server) actor(w http.ResponseWriter, r *http.Request) {
@@ -328,6 +481,17 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// isLoopbackHost reports whether a listen host stays on this machine: a
+// loopback IP or "localhost". An empty host, an unspecified address
+// (0.0.0.0, ::) and any other host name are not.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isLoopback(a net.Addr) bool {

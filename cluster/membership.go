@@ -2,12 +2,14 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,17 +21,100 @@ type Config struct {
 	// Name is the node's unique name. Default: the host name plus the
 	// gossip port.
 	Name string
-	// BindAddr is the gossip listen address, host:port. Default
+	// BindAddr is the gossip listen address, host:port; the host is an IP
+	// address or localhost, an empty host means every interface. Default
 	// 127.0.0.1:7946; port 0 picks a free port.
 	BindAddr string
 	// Seeds are gossip addresses of nodes to join. Default none (a new
 	// cluster).
 	Seeds []string
-	// SecretKey encrypts gossip with AES-GCM; 16, 24 or 32 bytes. Default
-	// none (plain text, for local use only).
+	// SecretKey encrypts and authenticates gossip with AES-GCM; 16, 24 or
+	// 32 bytes. Default none (plain text), which Join accepts only on a
+	// loopback BindAddr unless Insecure is set: without a key any process
+	// that reaches the gossip port can join and claim shards.
 	SecretKey []byte
+	// Insecure lets Join gossip in plain text on a BindAddr beyond
+	// loopback, for networks where only trusted hosts reach the gossip
+	// port. Default false.
+	Insecure bool
 	// Logger receives membership events. Default slog.Default().
 	Logger *slog.Logger
+}
+
+const defaultBindAddr = "127.0.0.1:7946"
+
+// String formats the configuration without the key, so that printing or
+// logging a Config cannot leak it.
+func (c Config) String() string {
+	key := "none"
+	if len(c.SecretKey) > 0 {
+		key = "[redacted]"
+	}
+	return fmt.Sprintf("{Name:%s BindAddr:%s Seeds:%v SecretKey:%s Insecure:%v}", c.Name, c.BindAddr, c.Seeds, key, c.Insecure)
+}
+
+// LogValue implements slog.LogValuer, without the key.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// Validate checks the configuration without starting anything: the
+// address, the key's size, and that gossip beyond loopback has a key or
+// Insecure (else the error wraps ErrUnprotected). Join calls it; a caller
+// may call it early to fail before starting anything else.
+func (c Config) Validate() error {
+	_, _, err := c.bindHostPort()
+	return err
+}
+
+// bindHostPort validates the configuration and returns the host and port
+// to give memberlist.
+func (c Config) bindHostPort() (string, int, error) {
+	addr := c.BindAddr
+	if addr == "" {
+		addr = defaultBindAddr
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("cluster: gossip address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return "", 0, fmt.Errorf("cluster: gossip port %q: %w", portStr, err)
+	}
+	if n := len(c.SecretKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		return "", 0, fmt.Errorf("cluster: gossip key of %d bytes, want 16, 24 or 32", n)
+	}
+	if len(c.SecretKey) == 0 && !c.Insecure && !isLoopbackHost(host) {
+		return "", 0, fmt.Errorf("cluster: gossip on %s: %w; set a key with --gossip-key-file or VIGIL_GOSSIP_KEY or, if only trusted hosts reach that address, use --insecure-gossip", addr, ErrUnprotected)
+	}
+	// memberlist binds every interface when given anything but an IP, so
+	// names are resolved here or refused.
+	switch {
+	case host == "":
+		host = "0.0.0.0"
+	case strings.EqualFold(host, "localhost"):
+		host = "127.0.0.1"
+	case net.ParseIP(host) == nil:
+		return "", 0, fmt.Errorf("cluster: gossip address %q: the host must be an IP address or localhost", addr)
+	}
+	return host, port, nil
+}
+
+// ErrUnprotected is returned by Join for a gossip address beyond loopback
+// with neither a secret key nor Insecure.
+var ErrUnprotected = errors.New("plain-text gossip beyond loopback: any process that reaches the port could join the cluster and claim shards")
+
+// isLoopbackHost reports whether a listen host stays on this machine: a
+// loopback IP or "localhost". An empty host, an unspecified address
+// (0.0.0.0, ::) and any other host name are not.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Meta is what a node tells the others about itself. It must stay under
@@ -63,17 +148,16 @@ func Join(cfg Config, meta Meta) (*Membership, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.BindAddr == "" {
-		cfg.BindAddr = "127.0.0.1:7946"
+		cfg.BindAddr = defaultBindAddr
 	}
-	host, portStr, err := net.SplitHostPort(cfg.BindAddr)
+	host, port, err := cfg.bindHostPort()
 	if err != nil {
-		return nil, fmt.Errorf("cluster: gossip address %q: %w", cfg.BindAddr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: gossip port %q: %w", portStr, err)
+		return nil, err
 	}
 	m := &Membership{log: cfg.Logger.With("component", "gossip"), meta: meta}
+	if len(cfg.SecretKey) == 0 && !isLoopbackHost(host) {
+		m.log.Warn("gossip listens beyond loopback without encryption (insecure): anyone who reaches the port can join", "addr", cfg.BindAddr)
+	}
 	mc := memberlist.DefaultLANConfig()
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertiseAddr, mc.AdvertisePort = "", 0

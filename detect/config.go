@@ -9,7 +9,12 @@ import (
 
 // Config holds the detectors' inputs and thresholds. The zero value of a
 // threshold or window means its default; New clamps thresholds to what the
-// profile windows can count (profiles.MaxWindowPorts and friends).
+// profile windows can count (profiles.MaxWindowKeys).
+//
+// A window of length W is a hopping window of event time: windows of
+// length W start every W/2, so every event lies in two, and any activity
+// within W/2 lies whole in one (profiles/window.go). "Within W" below
+// means within one such window.
 type Config struct {
 	// Intel is the threat-intelligence set of the threat-list detectors
 	// (CryptoCurrency:EC2/BitcoinTool.B!DNS). Nil disables them.

@@ -13,7 +13,8 @@ import (
 // of its parent domains must be on a crypto list of Config.Intel (the
 // built-in set holds the maltrail, NoCoin and panther-analysis lists, and
 // the GuardDuty tester's crypto.guarddutyc2activityb.com as "vigil-test").
-// Every matching query is an occurrence; they aggregate.
+// Every matching query is an occurrence (Rank 1, details from the query
+// alone); they aggregate.
 //
 // additionalInfo.threatListName and evidence.threatIntelligenceDetails
 // name the list. Aggregation key: (account, region, type, entity, query
@@ -32,8 +33,8 @@ func (e *Engine) cryptoDNS(n *profiles.Network, ev *event.Event, out []findings.
 	_, domain, _ := registrable(name)
 	account, region := placement(&n.Header, ev)
 	f := findings.New(TypeBitcoinToolDNS, findings.SeverityHigh, account, region, ev.Time, entityKey(&n.Header, ev), name)
-	f.Resource = instanceResource(n, ev, q.SrcAddr)
-	f.Service.Action = dnsAction(q, name, domain)
+	f.Resource = instanceResource(q.InstanceID, findings.NetworkInterface{VpcID: q.VPCID}, q.SrcAddr)
+	f.Service.Action = dnsAction(name, domain, q.Transport, q.AccountID, q.FirewallAction == "BLOCK")
 	f.Service.ResourceRole = findings.RoleActor
 	f.Service.AdditionalInfo = findings.AdditionalInfo{"threatListName": list, "domain": match}
 	f.Service.Evidence = &findings.Evidence{ThreatIntelligenceDetails: []findings.ThreatIntelligenceDetail{{

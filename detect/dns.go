@@ -36,20 +36,20 @@ func registrable(name string) (sub, domain string, ok bool) {
 	return sub, domain, true
 }
 
-// dnsAction is the DNS_REQUEST action of a query.
-func dnsAction(q *event.DNS, name, domain string) findings.Action {
-	proto := q.Transport
-	if proto == "" {
-		proto = "UDP"
+// dnsAction is the DNS_REQUEST action of a query of name (under the
+// registrable domain) over transport (UDP when empty) from a VPC of owner.
+func dnsAction(name, domain, transport, owner string, blocked bool) findings.Action {
+	if transport == "" {
+		transport = "UDP"
 	}
 	return findings.Action{
 		ActionType: findings.ActionDNSRequest,
 		DNSRequestAction: &findings.DNSRequestAction{
 			Domain:            name,
-			Protocol:          proto,
-			Blocked:           q.FirewallAction == "BLOCK",
+			Protocol:          transport,
+			Blocked:           blocked,
 			DomainWithSuffix:  domain,
-			VpcOwnerAccountID: q.AccountID,
+			VpcOwnerAccountID: owner,
 		},
 	}
 }

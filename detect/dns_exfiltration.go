@@ -17,16 +17,19 @@ import (
 // Public Suffix List, so "x.elb.amazonaws.com" style cloud names are their
 // own registrable domain and never count) looks encoded (encodedLabel, 20+
 // characters). The finding fires when one registrable domain receives 30
-// distinct such names within 10 minutes. The tunnels read for calibration
-// (netrack dns2tcp, iodine and dnscapy captures, the iodine and dns2tcp
-// pcaps) send 40 to thousands of them a minute. Benign random-looking
-// names are rare: 0.24% of the Umbrella top 100k, none of the OpenDNS
-// lists or the netrack benign capture, and at most 60 under any one
-// registrable domain across that whole list (azure.net) — resolved by one
-// host in a row at 10 a second, the list raises nothing.
+// distinct such names within a 10-minute window of event time (hopping
+// windows that start every 5 minutes, see profiles/window.go). The tunnels
+// read for calibration (netrack dns2tcp, iodine and dnscapy captures, the
+// iodine and dns2tcp pcaps) send 40 to thousands of them a minute. Benign
+// random-looking names are rare: 0.24% of the Umbrella top 100k, none of
+// the OpenDNS lists or the netrack benign capture, and at most 60 under
+// any one registrable domain across that whole list (azure.net) — resolved
+// by one host in a row at 10 a second, the list raises nothing.
 // Repeated lookups of one name (a polling client) count once. Domains in
 // Config.DNSTunnelAllow (reputation lookups that hash by design) never
-// count. A tunnel raises one occurrence per 10 minutes it stays open.
+// count. Each window that reaches the threshold counts one occurrence, so
+// a tunnel counts about two per 10 minutes it stays open; the details are
+// the window's latest query.
 //
 // Aggregation key: (account, region, type, entity, registrable domain).
 
@@ -37,21 +40,23 @@ func (e *Engine) dnsExfiltration(n *profiles.Network, ev *event.Event, out []fin
 	if !ok || sub == "" || e.allow[domain] || !encodedName(sub, e.cfg.DNSTunnelMinLabel) {
 		return out
 	}
-	at := ev.Time.UTC()
-	w := n.DNSTunnel.Observe(domain, fnv32a(name), at, e.cfg.DNSTunnelWindow)
-	if w == nil || len(w.Names) < e.cfg.DNSTunnelNames || !w.Report(at, e.cfg.DNSTunnelWindow) {
+	ex := profiles.DNSExemplar{
+		Name: name, Src: q.SrcAddr.Unmap().WithZone(""), VPC: q.VPCID, Owner: q.AccountID,
+		Transport: q.Transport, Blocked: q.FirewallAction == "BLOCK",
+	}
+	hits := n.ObserveDNSTunnel(domain, fnv32a(name), ev.Time.UTC(), ex, e.cfg.DNSTunnelWindow, e.cfg.DNSTunnelNames)
+	w, ok := n.DNSTunnel.Reached(profiles.Domain(domain), hits)
+	if !ok {
 		return out
 	}
-
-	account, region := placement(&n.Header, ev)
-	f := findings.New(TypeDNSDataExfiltration, findings.SeverityHigh, account, region, ev.Time,
-		entityKey(&n.Header, ev), domain)
-	f.Resource = instanceResource(n, ev, q.SrcAddr)
-	f.Service.Action = dnsAction(q, name, domain)
+	x := &w.Exemplar
+	f := windowFinding(TypeDNSDataExfiltration, findings.SeverityHigh, &n.Header, ev, w.First, w.Last, w.Count, w.Crossed, domain)
+	f.Resource = instanceResource(instanceID(n, ev), findings.NetworkInterface{VpcID: x.VPC}, x.Src)
+	f.Service.Action = dnsAction(x.Name, domain, x.Transport, x.Owner, x.Blocked)
 	f.Service.ResourceRole = findings.RoleActor
 	inst := instanceLabel(n, ev)
 	f.Title = "Data exfiltration through DNS queries from EC2 instance " + inst + "."
-	f.Description = "EC2 instance " + inst + " queried " + itoa(len(w.Names)) + " distinct names under " + domain +
+	f.Description = "EC2 instance " + inst + " queried " + itoa(w.Distinct) + " distinct names under " + domain +
 		" within minutes whose labels look like encoded data. DNS tunnelling tools carry data this way to a name server the attacker controls."
 	return append(out, f)
 }

@@ -5,13 +5,24 @@
 // Detectors are pure functions of (event, profile, intel, clock) where the
 // clock is the event's own time (design invariant 4): the same profile
 // state and event always give the same findings, with no wall clock, no
-// randomness and no dependence on map iteration order. Engine.Apply
-// updates an entity's profile with one event and returns the finding
-// occurrences the event raises; aggregating occurrences into stored
-// findings (findings.Finding.Merge) is the caller's job.
+// randomness and no dependence on map iteration order.
+//
+// More than that, the findings of an entity do not depend on the order of
+// its events (same input, same output): merged with findings.Merge, the
+// occurrences raised by a set of events are the same in any order. A
+// single-event detector's occurrence depends on its event only. A window
+// detector raises one occurrence (count 1) for a window when the window's
+// set of distinct keys first reaches the threshold, and an update (count
+// 0) for every later event added to it; an occurrence's details are a
+// function of the window's state only (its panes and their exemplars, see
+// profiles/window.go) and its Rank is the window's event count, so after
+// all events the merged finding is the one of the final windows. The
+// profile documents when that is exact (caps and lateness horizons).
 package detect
 
 import (
+	"time"
+
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/findings"
 	"github.com/vigil-sec/vigil/profiles"
@@ -49,54 +60,69 @@ func New(cfg Config) *Engine {
 // Config returns the engine's configuration after defaults and clamping.
 func (e *Engine) Config() Config { return e.cfg }
 
+// readyFlows is how many oriented flow records Apply expects at most from
+// one event without allocating: the event's own and a few parked ones.
+const readyFlows = 4
+
 // Apply updates profile p with ev and returns the finding occurrences ev
-// raises, in catalogue order, or nil. An event for another kind of entity
-// than p's is ignored.
-func (e *Engine) Apply(p profiles.Profile, ev *event.Event) []findings.Finding {
+// raises, at most one per finding id (occurrences of one id merged with
+// findings.Merge), in catalogue order, or nil. They include those of
+// parked flow records that ev's addresses oriented.
+//
+// applied is false when ev changed nothing: a CloudTrail event the
+// principal already applied (a duplicate, see profiles.EventIDs), an event
+// for another kind of entity than p's, or a nil profile or event. The
+// caller counts it as a duplicate.
+func (e *Engine) Apply(p profiles.Profile, ev *event.Event) (occ []findings.Finding, applied bool) {
 	if p == nil || ev == nil || (ev.Kind != event.KindUnknown && ev.Kind != p.Kind()) {
-		return nil
+		return nil, false
 	}
 	var out []findings.Finding
 	switch p := p.(type) {
 	case *profiles.Principal:
-		p.Observe(ev)
+		if !p.Observe(ev) {
+			return nil, false
+		}
 		ct := ev.CloudTrail
 		if ct == nil {
-			return nil
+			return nil, true
 		}
 		if ct.Global && e.cfg.GlobalEventRegion != "" && ev.Region != e.cfg.GlobalEventRegion {
-			return nil
+			return nil, true
 		}
 		out = e.cloudTrailLoggingDisabled(p, ev, out)
 		out = e.rootCredentialUsage(p, ev, out)
 	case *profiles.Network:
-		p.Observe(ev)
-		switch {
-		case ev.Flow != nil:
-			f := ev.Flow
-			if f.LogStatus != event.StatusOK || !f.Src.IsValid() || !f.Dst.IsValid() {
-				return nil
-			}
-			o := p.Orient(f)
-			out = e.portscan(p, ev, o, out)
-			out = e.sshBruteForce(p, ev, o, out)
-		case ev.DNS != nil:
+		var buf [readyFlows]profiles.OrientedFlow
+		ready := p.Observe(ev, buf[:0])
+		for i := range ready {
+			r := &ready[i]
+			out = e.portscan(p, ev, r, out)
+			out = e.sshBruteForce(p, ev, r, out)
+		}
+		if ev.DNS != nil {
 			out = e.dnsExfiltration(p, ev, out)
 			out = e.cryptoDNS(p, ev, out)
 		}
+	default:
+		return nil, false
 	}
-	return out
+	if len(out) > 1 {
+		out = findings.MergeByID(out)
+	}
+	return out, true
 }
 
-// placement returns the account and region a finding of ev belongs to:
-// the event's, or the profile's when the event leaves them empty.
+// placement returns the account and region a finding belongs to: the
+// profile's (an entity is regional), or the event's when the profile
+// leaves them empty.
 func placement(h *profiles.Header, ev *event.Event) (account, region string) {
-	account, region = ev.Account, ev.Region
+	account, region = h.Account, h.Region
 	if account == "" {
-		account = h.Account
+		account = ev.Account
 	}
 	if region == "" {
-		region = h.Region
+		region = ev.Region
 	}
 	return account, region
 }
@@ -108,4 +134,19 @@ func entityKey(h *profiles.Header, ev *event.Event) string {
 		return h.Entity
 	}
 	return ev.Entity
+}
+
+// windowFinding starts the occurrence of the windows an event reached
+// (profiles.Windows.Reached): seen from the windows' first to their last
+// event (createdAt is the first), counted once per window the event made
+// reach its threshold (crossed), an update (count 0) otherwise, ranked by
+// the window's event count.
+func windowFinding(typ string, sev float64, h *profiles.Header, ev *event.Event, first, last time.Time, count uint64, crossed int, key ...string) findings.Finding {
+	account, region := placement(h, ev)
+	f := findings.New(typ, sev, account, region, last, append([]string{entityKey(h, ev)}, key...)...)
+	f.Service.EventFirstSeen = findings.Stamp(first)
+	f.CreatedAt = f.Service.EventFirstSeen
+	f.Service.Count = crossed
+	f.Rank = count
+	return f
 }

@@ -390,7 +390,7 @@ func (w *world) profile(ev *event.Event) profiles.Profile {
 
 // apply runs ev and returns the occurrences it raised.
 func (w *world) apply(ev *event.Event) []findings.Finding {
-	got := w.eng.Apply(w.profile(ev), ev)
+	got, _ := w.eng.Apply(w.profile(ev), ev)
 	w.occ = append(w.occ, got...)
 	return got
 }
@@ -420,6 +420,17 @@ func aggregate(occ []findings.Finding) []findings.Finding {
 	return out
 }
 
+// raised is how many occurrences occ counts: a window detector raises one
+// counted occurrence per window that reaches its threshold, and updates
+// (count 0) for the window's later events.
+func raised(occ []findings.Finding) int {
+	n := 0
+	for _, f := range occ {
+		n += f.Service.Count
+	}
+	return n
+}
+
 // ofType returns the occurrences of one finding type.
 func ofType(occ []findings.Finding, typ string) []findings.Finding {
 	var out []findings.Finding
@@ -439,11 +450,12 @@ func summary(occ []findings.Finding) string {
 	return b.String()
 }
 
-// checkFinding checks the fields every finding must have.
+// checkFinding checks the fields every finding must have. An update
+// occurrence has count 0.
 func checkFinding(t testing.TB, f findings.Finding) {
 	t.Helper()
 	if len(f.ID) != 32 || f.SchemaVersion != "2.0" || f.Service.ServiceName != "guardduty" ||
-		f.Service.Count < 1 || f.Service.ResourceRole == "" || f.Title == "" || f.Description == "" ||
+		f.Service.Count < 0 || f.Rank < 1 || f.Service.ResourceRole == "" || f.Title == "" || f.Description == "" ||
 		f.Resource.ResourceType == "" || f.Service.Action.ActionType == "" ||
 		!strings.HasSuffix(f.Arn, "/finding/"+f.ID) || f.CreatedAt.IsZero() {
 		b, _ := json.MarshalIndent(f, "", "  ")

@@ -37,57 +37,36 @@ const ephemeralFloor = 32768
 // of a SYN-ACK. Without flags, the record is a reply when it comes from
 // the lower port and that port is below the ephemeral range: the client
 // side of a connection has the ephemeral port.
-func initiated(f *event.Flow) bool {
+func initiated(f *profiles.FlowRecord) bool {
 	if f.Protocol == protoTCP && f.TCPFlags != 0 {
 		return f.TCPFlags&tcpSYN != 0 && f.TCPFlags&tcpACK == 0
 	}
 	return !(f.SrcPort < f.DstPort && f.SrcPort < ephemeralFloor)
 }
 
-// instanceLabel names the entity in titles: the instance id, else the
-// network interface, else the entity key.
+// instanceLabel names the entity in titles: its instance id, interface id
+// or, for DNS queries from an unnamed source, its address. It is the
+// entity key, so that a finding's title does not depend on which record
+// raised it.
 func instanceLabel(n *profiles.Network, ev *event.Event) string {
-	switch {
-	case ev.Flow != nil && ev.Flow.InstanceID != "":
-		return ev.Flow.InstanceID
-	case ev.DNS != nil && ev.DNS.InstanceID != "":
-		return ev.DNS.InstanceID
-	case n.InstanceID != "":
-		return n.InstanceID
-	case ev.Flow != nil && ev.Flow.InterfaceID != "":
-		return ev.Flow.InterfaceID
-	}
-	if e, ok := n.LatestENI(); ok {
-		return e.ID
-	}
-	// DNS queries from an unnamed source are keyed "ip:<addr>".
 	return strings.TrimPrefix(entityKey(&n.Header, ev), "ip:")
 }
 
-// instanceResource describes the instance and the network interface
-// behind a network finding, naming both when known. vpcID is the VPC the
-// record names; local is the entity's own address in the record.
-func instanceResource(n *profiles.Network, ev *event.Event, local netip.Addr) findings.Resource {
-	d := &findings.InstanceDetails{InstanceID: n.InstanceID}
-	var ni findings.NetworkInterface
-	switch {
-	case ev.Flow != nil:
-		f := ev.Flow
-		if f.InstanceID != "" {
-			d.InstanceID = f.InstanceID
-		}
-		ni = findings.NetworkInterface{NetworkInterfaceID: f.InterfaceID, VpcID: f.VPCID, SubnetID: f.SubnetID}
-	case ev.DNS != nil:
-		if ev.DNS.InstanceID != "" {
-			d.InstanceID = ev.DNS.InstanceID
-		}
-		if e, ok := n.LatestENI(); ok {
-			ni = findings.NetworkInterface{NetworkInterfaceID: e.ID, VpcID: e.VPCID, SubnetID: e.SubnetID}
-		}
-		if ev.DNS.VPCID != "" {
-			ni.VpcID = ev.DNS.VPCID
-		}
+// instanceID is the instance behind a network entity: the entity when it
+// is an instance (its records name it), else none.
+func instanceID(n *profiles.Network, ev *event.Event) string {
+	if k := entityKey(&n.Header, ev); strings.HasPrefix(k, "i-") {
+		return k
 	}
+	return ""
+}
+
+// instanceResource describes the instance and the network interface
+// behind a network finding, naming both when known. ni is the interface
+// (with its VPC and subnet) of the connection; local is the entity's own
+// address in it.
+func instanceResource(instance string, ni findings.NetworkInterface, local netip.Addr) findings.Resource {
+	d := &findings.InstanceDetails{InstanceID: instance}
 	if a := local.Unmap(); a.Is4() {
 		ni.PrivateIPAddress = a.String()
 	}
@@ -97,17 +76,21 @@ func instanceResource(n *profiles.Network, ev *event.Event, local netip.Addr) fi
 	return findings.Resource{ResourceType: findings.ResourceInstance, InstanceDetails: d}
 }
 
-// connectionAction is the NETWORK_CONNECTION action of a flow record.
-func connectionAction(f *event.Flow, o profiles.Orientation) findings.Action {
+// flowResource is the resource of a window's connection.
+func flowResource(n *profiles.Network, ev *event.Event, x *profiles.FlowExemplar) findings.Resource {
+	return instanceResource(instanceID(n, ev),
+		findings.NetworkInterface{NetworkInterfaceID: x.ENI, VpcID: x.VPC, SubnetID: x.Subnet}, x.Local)
+}
+
+// connectionAction is the NETWORK_CONNECTION action of a window's
+// connection.
+func connectionAction(x *profiles.FlowExemplar, outbound bool) findings.Action {
 	dir := findings.DirectionInbound
-	switch {
-	case !o.Known:
-		dir = findings.DirectionUnknown
-	case o.Outbound:
+	if outbound {
 		dir = findings.DirectionOutbound
 	}
 	local := &findings.LocalIPDetails{}
-	if a := o.Local.Unmap(); a.Is4() {
+	if a := x.Local.Unmap(); a.Is4() {
 		local.IPAddressV4 = a.String()
 	} else {
 		local.IPAddressV6 = a.String()
@@ -116,13 +99,13 @@ func connectionAction(f *event.Flow, o profiles.Orientation) findings.Action {
 		ActionType: findings.ActionNetworkConnection,
 		NetworkConnectionAction: &findings.NetworkConnectionAction{
 			ConnectionDirection:   dir,
-			RemoteIPDetails:       remoteIP(o.Remote),
-			RemotePortDetails:     &findings.PortDetails{Port: int(o.RemotePort), PortName: findings.PortName(int(o.RemotePort))},
-			LocalPortDetails:      &findings.PortDetails{Port: int(o.LocalPort), PortName: findings.PortName(int(o.LocalPort))},
+			RemoteIPDetails:       remoteIP(x.Remote),
+			RemotePortDetails:     &findings.PortDetails{Port: int(x.RemotePort), PortName: findings.PortName(int(x.RemotePort))},
+			LocalPortDetails:      &findings.PortDetails{Port: int(x.LocalPort), PortName: findings.PortName(int(x.LocalPort))},
 			LocalIPDetails:        local,
-			Protocol:              findings.ProtocolName(f.Protocol),
-			Blocked:               f.Action == event.ActionReject,
-			LocalNetworkInterface: f.InterfaceID,
+			Protocol:              findings.ProtocolName(x.Protocol),
+			Blocked:               x.Blocked,
+			LocalNetworkInterface: x.ENI,
 		},
 	}
 }

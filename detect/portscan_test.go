@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/profiles"
 )
 
 var scanStart = time.Date(2026, 3, 8, 21, 0, 0, 0, time.UTC)
@@ -86,8 +87,11 @@ func TestPortscanPositives(t *testing.T) {
 		name   string
 		events func() []*event.Event
 		remote string
-		want   int
-		v2     bool // version-2 records: the interface stands for the instance
+		// want is the number of windows (5 minutes, starting every 2.5)
+		// that reach the threshold: a scan shorter than 2.5 minutes lies
+		// whole in two.
+		want int
+		v2   bool // version-2 records: the interface stands for the instance
 	}{
 		{
 			// The AWS tester: nmap -sT -Pn against another instance of the
@@ -96,14 +100,14 @@ func TestPortscanPositives(t *testing.T) {
 			events: func() []*event.Event {
 				return nmapScan(scanStart, "10.0.1.26", scanPorts(1000, 1), 5, 20*time.Millisecond)
 			},
-			remote: "10.0.1.26", want: 1,
+			remote: "10.0.1.26", want: 2,
 		},
 		{
 			name: "v2 nmap -sT top 100 against scanme.nmap.org",
 			events: func() []*event.Event {
 				return nmapScan(scanStart, "45.33.32.156", scanPorts(100, 2), 2, 50*time.Millisecond)
 			},
-			remote: "45.33.32.156", want: 1, v2: true,
+			remote: "45.33.32.156", want: 2, v2: true,
 		},
 		{
 			// v3 records (instance id and TCP flags, no flow-direction)
@@ -114,7 +118,7 @@ func TestPortscanPositives(t *testing.T) {
 				evs := []*event.Event{dnsQuery(scanStart.Add(-time.Minute), scanner, localIP, "ssm.us-east-1.amazonaws.com")}
 				return append(evs, nmapScan(scanStart, "10.0.1.26", scanPorts(300, 3), 3, 100*time.Millisecond)...)
 			},
-			remote: "10.0.1.26", want: 1,
+			remote: "10.0.1.26", want: 2,
 		},
 		{
 			// The same with v2 records, which belong to the interface: its
@@ -125,26 +129,43 @@ func TestPortscanPositives(t *testing.T) {
 					packets: 20, bytes: 9000, version: 2}.event()}
 				return append(evs, nmapScan(scanStart, "10.0.1.26", scanPorts(300, 3), 2, 100*time.Millisecond)...)
 			},
-			remote: "10.0.1.26", want: 1, v2: true,
+			remote: "10.0.1.26", want: 2, v2: true,
 		},
 		{
-			// One probe a second for 1000 ports: one occurrence per
-			// 5-minute window, 4 in all (the last window holds 100 probes).
+			// A SYN scan of 30 filtered ports (one rejected record each),
+			// parked until the interface's address is learned from a record
+			// after it.
+			name: "v2 scan of a private host, local address learned last",
+			events: func() []*event.Event {
+				var evs []*event.Event
+				for i, p := range scanPorts(30, 3) {
+					evs = append(evs, flowSpec{at: scanStart.Add(time.Duration(i) * 100 * time.Millisecond), src: localIP, dst: "10.0.1.26",
+						sport: uint16(40000 + i), dport: p, packets: 1, bytes: 60, action: event.ActionReject, version: 2}.event())
+				}
+				return append(evs, flowSpec{at: scanStart.Add(time.Minute), src: localIP, dst: "52.216.229.53", sport: 40001, dport: 443,
+					packets: 20, bytes: 9000, version: 2}.event())
+			},
+			remote: "10.0.1.26", want: 2, v2: true,
+		},
+		{
+			// One probe a second for 1000 ports, 16m40s: panes of 2.5
+			// minutes 0 to 6, so windows -1 (pane 0 alone) to 6 (pane 6
+			// alone), 8 in all, each with 100 probes or more.
 			name:   "slow scan over 17 minutes",
 			events: func() []*event.Event { return nmapScan(scanStart, "10.0.1.26", scanPorts(1000, 4), 5, time.Second) },
-			remote: "10.0.1.26", want: 4,
+			remote: "10.0.1.26", want: 8,
 		},
 		{
 			name:   "threshold: 25 ports",
 			events: func() []*event.Event { return nmapScan(scanStart, "10.0.1.26", scanPorts(25, 5), 5, time.Second) },
-			remote: "10.0.1.26", want: 1,
+			remote: "10.0.1.26", want: 2,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(DefaultConfig())
 			got := ofType(w.applyAll(tc.events()), TypePortscan)
-			if len(got) != tc.want {
-				t.Fatalf("%d occurrences, want %d:%s", len(got), tc.want, summary(got))
+			if raised(got) != tc.want {
+				t.Fatalf("%d occurrences counted, want %d:%s", raised(got), tc.want, summary(got))
 			}
 			agg := aggregate(got)
 			if len(agg) != 1 || agg[0].Service.Count != tc.want {
@@ -285,8 +306,8 @@ func TestPortscanNegatives(t *testing.T) {
 			},
 		},
 		{
-			// Two private addresses and nothing learned: the direction is a
-			// guess, and the detector does not act on guesses.
+			// Two private addresses and nothing learned: the records stay
+			// parked (the first MaxParked of them), their bytes unknown.
 			name: "direction unknown",
 			events: func() []*event.Event {
 				return nmapScan(scanStart, "10.0.1.26", scanPorts(200, 6), 2, 50*time.Millisecond)
@@ -311,6 +332,12 @@ func TestPortscanNegatives(t *testing.T) {
 			w := newWorld(DefaultConfig())
 			if got := w.applyAll(tc.events()); len(got) != 0 {
 				t.Fatalf("%d findings, want none:%s", len(got), summary(got))
+			}
+			// Nothing is counted as outbound that was not known to be.
+			for _, p := range w.profiles {
+				if n, ok := p.(*profiles.Network); ok && n.LocalAddrs == nil && n.BytesOut+n.BytesIn != 0 {
+					t.Errorf("bytes in %d out %d without a learned address", n.BytesIn, n.BytesOut)
+				}
 			}
 		})
 	}

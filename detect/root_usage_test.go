@@ -72,14 +72,15 @@ func TestRootCredentialUsageScenario(t *testing.T) {
 	if f.AccountID != "493859302102" || f.Service.Action.AwsAPICallAction.API != "AttachUserPolicy" {
 		t.Errorf("aggregated finding: account %s api %s", f.AccountID, f.Service.Action.AwsAPICallAction.API)
 	}
-	// The victim's file lists its sign-ins newest first: createdAt is the
-	// first occurrence processed, the seen times span them all.
+	// The victim's file lists its sign-ins newest first: createdAt is still
+	// the earliest occurrence, not the first processed, and the seen times
+	// span them all.
 	for name, got := range map[string]findings.Timestamp{
 		"createdAt": f.CreatedAt, "eventFirstSeen": f.Service.EventFirstSeen,
 		"eventLastSeen": f.Service.EventLastSeen, "updatedAt": f.UpdatedAt,
 	} {
 		want := map[string]string{
-			"createdAt": "2020-10-27T06:00:00Z", "eventFirstSeen": "2020-10-15T06:00:00Z",
+			"createdAt": "2020-10-15T06:00:00Z", "eventFirstSeen": "2020-10-15T06:00:00Z",
 			"eventLastSeen": "2020-11-01T08:39:02Z", "updatedAt": "2020-11-01T08:39:02Z",
 		}[name]
 		if !got.Equal(parseTime(want)) {

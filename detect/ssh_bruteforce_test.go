@@ -101,9 +101,10 @@ func TestSSHBruteForceHoneypot(t *testing.T) {
 	remotes := map[string]int{}
 	for _, f := range got {
 		checkFinding(t, f)
-		remotes[f.Service.Action.NetworkConnectionAction.RemoteIPDetails.IPAddressV4]++
+		remotes[f.Service.Action.NetworkConnectionAction.RemoteIPDetails.IPAddressV4] += f.Service.Count
 	}
-	want := map[string]int{"83.69.135.28": 1, "176.65.137.13": 1, "170.64.199.203": 1}
+	// Windows (10 minutes, starting every 5) that reached 10 connections.
+	want := map[string]int{"83.69.135.28": 2, "176.65.137.13": 2, "170.64.199.203": 3}
 	if len(remotes) != len(want) {
 		t.Fatalf("findings for %v, want %v:%s", remotes, want, summary(got))
 	}
@@ -114,7 +115,7 @@ func TestSSHBruteForceHoneypot(t *testing.T) {
 	}
 	// One finding per target instance, the latest attacker shown.
 	agg := aggregate(got)
-	if len(agg) != 1 || agg[0].Service.Count != 3 {
+	if len(agg) != 1 || agg[0].Service.Count != 7 {
 		t.Fatalf("aggregated into %d findings:%s", len(agg), summary(agg))
 	}
 	f := agg[0]
@@ -176,12 +177,14 @@ func TestSSHBruteForceRules(t *testing.T) {
 		events []*event.Event
 		role   string // "" for no finding
 		remote string
-		count  int
+		// count is the number of windows (10 minutes, starting every 5)
+		// that reach a threshold.
+		count int
 	}{
 		{"10 connections in 10 minutes", connections(t0, 10, 50*time.Second, "198.51.100.7", localIP, in, acc, scanner), findings.RoleTarget, "198.51.100.7", 1},
 		{"9 connections", connections(t0, 9, 50*time.Second, "198.51.100.7", localIP, in, acc, scanner), "", "", 0},
 		{"10 connections over 20 minutes", connections(t0, 10, 2*time.Minute, "198.51.100.7", localIP, in, acc, scanner), "", "", 0},
-		{"an hour-long attack: one per window", connections(t0, 360, 10*time.Second, "198.51.100.7", localIP, in, acc, scanner), findings.RoleTarget, "198.51.100.7", 6},
+		{"an hour-long attack: every window", connections(t0, 360, 10*time.Second, "198.51.100.7", localIP, in, acc, scanner), findings.RoleTarget, "198.51.100.7", 13},
 		{"rejected by the security group", connections(t0, 100, time.Second, "198.51.100.7", localIP, in, rej, scanner), "", "", 0},
 		{"another port", func() []*event.Event {
 			evs := connections(t0, 50, time.Second, "198.51.100.7", localIP, in, acc, scanner)
@@ -198,10 +201,10 @@ func TestSSHBruteForceRules(t *testing.T) {
 			}
 			return evs
 		}(), "", "", 0},
-		{"AWS tester: crowbar 20 times against one host", connections(t0, 20, 3*time.Second, localIP, "54.201.10.10", out, acc, scanner), findings.RoleActor, "54.201.10.10", 1},
-		{"outbound attempts blocked by the instance's own security group", connections(t0, 20, 3*time.Second, localIP, "54.201.10.10", out, rej, scanner), findings.RoleActor, "54.201.10.10", 1},
+		{"AWS tester: crowbar 20 times against one host", connections(t0, 20, 3*time.Second, localIP, "54.201.10.10", out, acc, scanner), findings.RoleActor, "54.201.10.10", 2},
+		{"outbound attempts blocked by the instance's own security group", connections(t0, 20, 3*time.Second, localIP, "54.201.10.10", out, rej, scanner), findings.RoleActor, "54.201.10.10", 2},
 		{"19 outbound connections", connections(t0, 19, 3*time.Second, localIP, "54.201.10.10", out, acc, scanner), "", "", 0},
-		{"worm: 30 hosts", hosts(30), findings.RoleActor, "203.0.113.30", 1},
+		{"worm: 30 hosts", hosts(30), findings.RoleActor, "203.0.113.30", 2},
 		{"deployment to 29 hosts", hosts(29), "", "", 0},
 		{"SSH server answering many clients", func() []*event.Event {
 			var evs []*event.Event
@@ -216,8 +219,8 @@ func TestSSHBruteForceRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(DefaultConfig())
 			got := ofType(w.applyAll(tc.events), TypeSSHBruteForce)
-			if len(got) != tc.count {
-				t.Fatalf("%d occurrences, want %d:%s", len(got), tc.count, summary(got))
+			if raised(got) != tc.count {
+				t.Fatalf("%d occurrences counted, want %d:%s", raised(got), tc.count, summary(got))
 			}
 			for _, f := range got {
 				checkFinding(t, f)
@@ -231,7 +234,7 @@ func TestSSHBruteForceRules(t *testing.T) {
 				}
 			}
 			if len(got) > 0 {
-				last := got[len(got)-1]
+				last := aggregate(got)[0]
 				if r := last.Service.Action.NetworkConnectionAction.RemoteIPDetails.IPAddressV4; r != tc.remote {
 					t.Errorf("remote = %s, want %s", r, tc.remote)
 				}

@@ -3,12 +3,15 @@
 // deterministic id, and how occurrences of the same finding aggregate.
 //
 // A detector returns occurrences: one Finding per detection, with count 1
-// (or the number of occurrences it stands for) and both "seen" times set to
-// the event time. Whoever stores findings merges an occurrence into the
-// stored finding with the same id (Merge), which is how GuardDuty updates a
-// finding instead of duplicating it (spec §4.2). Every timestamp comes from
-// event time, never from the wall clock, so replaying the same input yields
-// byte-identical findings.
+// (or the number of occurrences it stands for, 0 for an update of one
+// already counted) and its "seen" times set from event time. Whoever
+// stores findings merges an occurrence into the stored finding with the
+// same id (Merge, merge.go), which is how GuardDuty updates a finding
+// instead of duplicating it (spec §4.2). Merge is a join: merging the same
+// occurrences in any order or grouping gives the same finding, so findings
+// do not depend on the order in which events arrive. Every timestamp comes
+// from event time, never from the wall clock, so replaying the same input
+// yields byte-identical findings.
 package findings
 
 import (
@@ -68,6 +71,13 @@ type Finding struct {
 	UpdatedAt   Timestamp `json:"updatedAt"`
 	Title       string    `json:"title"`
 	Description string    `json:"description"`
+
+	// Rank orders occurrences with the same eventLastSeen: of two, the
+	// details of the one with the greater Rank win (see Merge). A window
+	// detector sets it to the window's event count, so a later state of a
+	// window outranks an earlier one with the same last event. It is not
+	// part of GuardDuty's JSON; MarshalStored keeps it.
+	Rank uint64 `json:"-"`
 }
 
 // Resource is the affected resource (spec §3.3); only the members the
@@ -300,17 +310,18 @@ type ThreatIntelligenceDetail struct {
 }
 
 // New returns an occurrence of finding type typ against account and region,
-// seen once at event time at: count 1, both "seen" times, createdAt and
-// updatedAt set to at, and the id derived from typ, account, region and the
-// rest of the aggregation key. The caller fills resource, action, role,
-// title and description.
+// seen once at event time at: count 1, rank 1, both "seen" times,
+// createdAt and updatedAt set to at (cut to milliseconds, the precision of
+// the JSON form, so that a stored finding compares like a fresh one), and
+// the id derived from typ, account, region and the rest of the aggregation
+// key. The caller fills resource, action, role, title and description.
 func New(typ string, severity float64, account, region string, at time.Time, key ...string) Finding {
 	parts := make([]string, 0, 2+len(key))
 	parts = append(parts, account, region)
 	parts = append(parts, key...)
 	id := ID(typ, parts...)
 	detector := DetectorID(account, region)
-	ts := Timestamp{at.UTC()}
+	ts := Stamp(at)
 	return Finding{
 		SchemaVersion: SchemaVersion,
 		AccountID:     account,
@@ -329,55 +340,6 @@ func New(typ string, severity float64, account, region string, at time.Time, key
 		Severity:  severity,
 		CreatedAt: ts,
 		UpdatedAt: ts,
+		Rank:      1,
 	}
-}
-
-// Merge aggregates occurrence occ into f, as GuardDuty updates a finding
-// when new activity matches it (spec §4.2): count grows by occ's count,
-// eventFirstSeen and eventLastSeen widen, updatedAt follows eventLastSeen,
-// and createdAt is kept. The details (resource, action, role, additional
-// info, evidence, severity, title, description) are overwritten by occ when
-// occ is at least as recent as f by event time, so the stored finding
-// always shows the latest occurrence; an older occurrence arriving late only
-// adds to count and first-seen. An occurrence with a different id is
-// ignored; an occurrence with a count below 1 counts as 1.
-func (f *Finding) Merge(occ *Finding) {
-	if occ == nil || occ.ID != f.ID {
-		return
-	}
-	n := occ.Service.Count
-	if n < 1 {
-		n = 1
-	}
-	f.Service.Count += n
-	latest := !occ.Service.EventLastSeen.Before(f.Service.EventLastSeen.Time)
-	if occ.Service.EventFirstSeen.Before(f.Service.EventFirstSeen.Time) {
-		f.Service.EventFirstSeen = occ.Service.EventFirstSeen
-	}
-	if latest {
-		f.Service.EventLastSeen = occ.Service.EventLastSeen
-		f.Resource = occ.Resource.clone()
-		f.Service.Action = occ.Service.Action
-		f.Service.ResourceRole = occ.Service.ResourceRole
-		f.Service.AdditionalInfo = occ.Service.AdditionalInfo.clone()
-		f.Service.Evidence = occ.Service.Evidence
-		f.Severity = occ.Severity
-		f.Title = occ.Title
-		f.Description = occ.Description
-	}
-	f.UpdatedAt = f.Service.EventLastSeen
-}
-
-// clone copies the parts of r that a later Merge could alias.
-func (r Resource) clone() Resource {
-	if r.InstanceDetails != nil {
-		d := *r.InstanceDetails
-		d.NetworkInterfaces = append([]NetworkInterface(nil), d.NetworkInterfaces...)
-		r.InstanceDetails = &d
-	}
-	if r.AccessKeyDetails != nil {
-		d := *r.AccessKeyDetails
-		r.AccessKeyDetails = &d
-	}
-	return r
 }

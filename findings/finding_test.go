@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,46 +399,84 @@ func dropEmpty(v any) any {
 
 func TestMerge(t *testing.T) {
 	t0 := time.Date(2026, 3, 8, 10, 0, 0, 0, time.UTC)
-	occ := func(at time.Time, remote string) Finding {
+	occ := func(at time.Time, remote string, count int, rank uint64) Finding {
 		f := New("UnauthorizedAccess:EC2/SSHBruteForce", SeverityLow, "111122223333", "us-east-1", at, "i-1", RoleTarget)
 		f.Service.ResourceRole = RoleTarget
 		f.Service.Action = Action{ActionType: ActionNetworkConnection, NetworkConnectionAction: &NetworkConnectionAction{
 			ConnectionDirection: DirectionInbound, RemoteIPDetails: &RemoteIPDetails{IPAddressV4: remote}, Protocol: "TCP"}}
 		f.Service.AdditionalInfo = AdditionalInfo{"remote": remote}
 		f.Title = remote + " is performing SSH brute force attacks against i-1. "
+		f.Service.Count, f.Rank = count, rank
 		return f
 	}
-	f := occ(t0, "198.51.100.1")
-	created := f.CreatedAt
+	remoteOf := func(f Finding) string { return f.Service.Action.NetworkConnectionAction.RemoteIPDetails.IPAddressV4 }
+	for _, tc := range []struct {
+		name   string
+		occ    []Finding
+		count  int
+		first  time.Time
+		last   time.Time
+		remote string
+		rank   uint64
+	}{
+		{
+			name: "the latest by event time wins, whatever arrived last",
+			occ: []Finding{occ(t0, "198.51.100.1", 1, 1), occ(t0.Add(time.Hour), "198.51.100.2", 1, 1),
+				occ(t0.Add(-time.Hour), "198.51.100.3", 1, 1)},
+			count: 3, first: t0.Add(-time.Hour), last: t0.Add(time.Hour), remote: "198.51.100.2", rank: 1,
+		},
+		{
+			name:  "same last-seen: the greater Rank wins",
+			occ:   []Finding{occ(t0, "198.51.100.9", 1, 1), occ(t0, "198.51.100.1", 0, 7), occ(t0, "198.51.100.5", 0, 3)},
+			count: 1, first: t0, last: t0, remote: "198.51.100.1", rank: 7,
+		},
+		{
+			name:  "same last-seen and Rank: the greater details win",
+			occ:   []Finding{occ(t0, "198.51.100.4", 1, 1), occ(t0, "198.51.100.2", 1, 1)},
+			count: 2, first: t0, last: t0, remote: "198.51.100.4", rank: 1,
+		},
+		{
+			name:  "count 0 updates last-seen without counting",
+			occ:   []Finding{occ(t0, "198.51.100.1", 1, 1), occ(t0.Add(time.Minute), "198.51.100.2", 0, 2)},
+			count: 1, first: t0, last: t0.Add(time.Minute), remote: "198.51.100.2", rank: 2,
+		},
+		{
+			name:  "times compare at millisecond precision",
+			occ:   []Finding{occ(t0.Add(900*time.Microsecond), "198.51.100.1", 1, 1), occ(t0.Add(100*time.Microsecond), "198.51.100.2", 1, 2)},
+			count: 2, first: t0, last: t0, remote: "198.51.100.2", rank: 2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}} {
+				var f Finding
+				for _, i := range order {
+					if i >= len(tc.occ) {
+						continue
+					}
+					if o := tc.occ[i]; f.ID == "" {
+						f = o
+					} else {
+						f.Merge(&o)
+					}
+				}
+				if f.Service.Count != tc.count || !f.Service.EventFirstSeen.Equal(tc.first) || !f.Service.EventLastSeen.Equal(tc.last) ||
+					!f.CreatedAt.Equal(tc.first) || f.UpdatedAt != f.Service.EventLastSeen || remoteOf(f) != tc.remote || f.Rank != tc.rank {
+					t.Fatalf("order %v: count %d seen %v..%v created %v updated %v remote %s rank %d; want %d %v..%v %s %d",
+						order, f.Service.Count, f.Service.EventFirstSeen, f.Service.EventLastSeen, f.CreatedAt, f.UpdatedAt,
+						remoteOf(f), f.Rank, tc.count, tc.first, tc.last, tc.remote, tc.rank)
+				}
+				if !strings.HasPrefix(f.Title, tc.remote+" ") {
+					t.Errorf("title = %q, want the winning occurrence's", f.Title)
+				}
+			}
+		})
+	}
 
-	later := occ(t0.Add(time.Hour), "198.51.100.2")
-	f.Merge(&later)
-	earlier := occ(t0.Add(-time.Hour), "198.51.100.3") // arrives late
-	f.Merge(&earlier)
-	same := occ(t0.Add(time.Hour), "198.51.100.4") // same time as the latest: the newer arrival wins
-	same.Service.Count = 0
-	f.Merge(&same)
-
-	if f.Service.Count != 4 {
-		t.Errorf("count = %d, want 4", f.Service.Count)
-	}
-	if !f.Service.EventFirstSeen.Equal(t0.Add(-time.Hour)) || !f.Service.EventLastSeen.Equal(t0.Add(time.Hour)) {
-		t.Errorf("seen = %v..%v, want %v..%v", f.Service.EventFirstSeen, f.Service.EventLastSeen, t0.Add(-time.Hour), t0.Add(time.Hour))
-	}
-	if f.CreatedAt != created {
-		t.Errorf("createdAt = %v, want kept %v", f.CreatedAt, created)
-	}
-	if f.UpdatedAt != f.Service.EventLastSeen {
-		t.Errorf("updatedAt = %v, want eventLastSeen %v", f.UpdatedAt, f.Service.EventLastSeen)
-	}
-	if got := f.Service.Action.NetworkConnectionAction.RemoteIPDetails.IPAddressV4; got != "198.51.100.4" {
-		t.Errorf("remote = %s, want the latest occurrence's 198.51.100.4", got)
-	}
-	if !strings.HasPrefix(f.Title, "198.51.100.4 ") {
-		t.Errorf("title = %q, want the latest occurrence's", f.Title)
-	}
 	// Details are copied, not aliased.
-	same.Service.AdditionalInfo["remote"] = "changed"
+	f := occ(t0, "198.51.100.1", 1, 1)
+	later := occ(t0.Add(time.Hour), "198.51.100.4", 1, 1)
+	f.Merge(&later)
+	later.Service.AdditionalInfo["remote"] = "changed"
 	if f.Service.AdditionalInfo["remote"] != "198.51.100.4" {
 		t.Errorf("additionalInfo aliased the occurrence's map")
 	}
@@ -443,9 +484,166 @@ func TestMerge(t *testing.T) {
 	other := New("Recon:EC2/Portscan", SeverityMedium, "111122223333", "us-east-1", t0.Add(2*time.Hour), "i-1")
 	f.Merge(&other)
 	f.Merge(nil)
-	if f.Service.Count != 4 || f.Type != "UnauthorizedAccess:EC2/SSHBruteForce" {
+	if f.Service.Count != 2 || f.Type != "UnauthorizedAccess:EC2/SSHBruteForce" {
 		t.Errorf("merging another id changed the finding: count %d type %s", f.Service.Count, f.Type)
 	}
+}
+
+// TestMergeJoin is the property that makes findings independent of event
+// order: any permutation and any grouping of the same occurrences merges
+// to byte-identical JSON and the same Rank.
+func TestMergeJoin(t *testing.T) {
+	t0 := time.Date(2026, 3, 8, 10, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		// Few distinct times, ranks and remotes, so that every tie-break is
+		// exercised.
+		occ := make([]Finding, 2+r.IntN(10))
+		for i := range occ {
+			at := t0.Add(time.Duration(r.IntN(3))*time.Minute + time.Duration(r.IntN(2))*time.Microsecond)
+			f := New("Recon:EC2/Portscan", SeverityMedium, "111122223333", "us-east-1", at, "i-1")
+			f.Service.EventFirstSeen = Stamp(at.Add(-time.Duration(r.IntN(3)) * time.Minute))
+			f.CreatedAt = f.Service.EventFirstSeen
+			f.Service.Count = r.IntN(2)
+			f.Rank = uint64(r.IntN(3))
+			remote := fmt.Sprintf("198.51.100.%d", r.IntN(3))
+			f.Service.Action = Action{ActionType: ActionNetworkConnection, NetworkConnectionAction: &NetworkConnectionAction{
+				ConnectionDirection: DirectionOutbound, RemoteIPDetails: &RemoteIPDetails{IPAddressV4: remote}, Protocol: "TCP"}}
+			f.Service.AdditionalInfo = AdditionalInfo{"portsScannedSample": []int{22, 80 + r.IntN(2)}}
+			f.Title = "scan of " + remote
+			occ[i] = f
+		}
+		var want []byte
+		var wantRank uint64
+		for perm := range 20 {
+			o := slices.Clone(occ)
+			r.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+			var got Finding
+			if perm%2 == 0 {
+				got = o[0]
+				for i := 1; i < len(o); i++ {
+					got.Merge(&o[i])
+				}
+			} else {
+				got = mergeTree(r, o)
+			}
+			b, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm == 0 {
+				want, wantRank = b, got.Rank
+				continue
+			}
+			if !bytes.Equal(b, want) || got.Rank != wantRank {
+				t.Fatalf("round %d, permutation %d: rank %d\n%s\nwant rank %d\n%s", round, perm, got.Rank, b, wantRank, want)
+			}
+		}
+	}
+}
+
+// mergeTree merges o as a random binary tree: random groupings.
+func mergeTree(r *rand.Rand, o []Finding) Finding {
+	if len(o) == 1 {
+		return o[0]
+	}
+	k := 1 + r.IntN(len(o)-1)
+	a, b := mergeTree(r, o[:k]), mergeTree(r, o[k:])
+	if r.IntN(2) == 0 {
+		a, b = b, a
+	}
+	a.Merge(&b)
+	return a
+}
+
+func TestMergeByID(t *testing.T) {
+	t0 := time.Date(2026, 3, 8, 10, 0, 0, 0, time.UTC)
+	a := New("Recon:EC2/Portscan", SeverityMedium, "1", "us-east-1", t0, "i-1")
+	b := New("Recon:EC2/Portscan", SeverityMedium, "1", "us-east-1", t0, "i-2")
+	a2 := New("Recon:EC2/Portscan", SeverityMedium, "1", "us-east-1", t0.Add(time.Minute), "i-1")
+	a2.Service.Count = 0
+	got := MergeByID([]Finding{a, b, a2, b})
+	if len(got) != 2 || got[0].ID != a.ID || got[1].ID != b.ID || got[0].Service.Count != 1 || got[1].Service.Count != 2 ||
+		!got[0].Service.EventLastSeen.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("MergeByID = %+v", got)
+	}
+	if got := MergeByID(nil); len(got) != 0 {
+		t.Fatalf("MergeByID(nil) = %v", got)
+	}
+}
+
+func TestStored(t *testing.T) {
+	f := sshFinding()
+	f.Rank = 300
+	b, err := f.MarshalStored()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := UnmarshalStored(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(f)
+	got, _ := json.Marshal(g)
+	if !bytes.Equal(got, want) || g.Rank != 300 {
+		t.Fatalf("stored round trip: rank %d\n%s\nwant\n%s", g.Rank, got, want)
+	}
+	j, err := StoredJSON(b)
+	if err != nil || !bytes.Equal(j, want) {
+		t.Fatalf("StoredJSON = %s, %v", j, err)
+	}
+	if strings.Contains(string(want), "300") || strings.Contains(string(want), `"rank"`) {
+		t.Errorf("Rank leaked into the GuardDuty JSON: %s", want)
+	}
+	// A stored finding merges like the one written: Rank decides ties.
+	h := f
+	h.Rank = 299
+	h.Title = "a title that sorts last"
+	g.Merge(&h)
+	if g.Title != f.Title {
+		t.Errorf("a lower Rank won after a round trip")
+	}
+	for _, bad := range [][]byte{nil, {}, {2, 0, '{', '}'}, {storedVersion}, {storedVersion, 0x80}, {storedVersion, 1, '['}} {
+		if _, err := UnmarshalStored(bad); err == nil {
+			t.Errorf("UnmarshalStored(%q) succeeded", bad)
+		}
+	}
+	if _, err := StoredJSON([]byte{9}); err == nil || !strings.Contains(err.Error(), "version") {
+		t.Errorf("StoredJSON of version 9: %v", err)
+	}
+}
+
+func FuzzUnmarshalStored(f *testing.F) {
+	for _, fd := range []Finding{sshFinding(), cryptoFinding()} {
+		b, err := fd.MarshalStored()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{storedVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, '{', '}'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fd, err := UnmarshalStored(b)
+		if err != nil {
+			return
+		}
+		j, err := StoredJSON(b)
+		if err != nil || len(j) > len(b) {
+			t.Fatalf("UnmarshalStored accepted what StoredJSON refuses: %v", err)
+		}
+		b2, err := fd.MarshalStored()
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		fd2, err := UnmarshalStored(b2)
+		if err != nil {
+			t.Fatalf("re-encoding does not decode: %v", err)
+		}
+		b3, _ := fd2.MarshalStored()
+		if !bytes.Equal(b2, b3) || fd2.Rank != fd.Rank {
+			t.Fatalf("stored form is not stable:\n%q\n%q", b2, b3)
+		}
+	})
 }
 
 // TestMergeDeterministic replays the same occurrences twice and expects

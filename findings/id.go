@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"strings"
 )
 
@@ -14,30 +13,31 @@ import (
 // with the same type and key share an id and aggregate (spec §4.2). MD5 is
 // used for its 32-hex shape, not for security: ids are not secrets.
 func ID(findingType string, key ...string) string {
-	h := md5.New()
-	writePart(h, findingType)
+	var buf [256]byte // most keys fit: no allocation but the id
+	b := appendPart(buf[:0], findingType)
 	for _, k := range key {
-		writePart(h, k)
+		b = appendPart(b, k)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := md5.Sum(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // DetectorID returns the deterministic 32-hex detector id of an account
 // and region: GuardDuty has one detector per account and region, and vigil
 // derives its id instead of storing one so every node agrees on it.
 func DetectorID(account, region string) string {
-	h := md5.New()
-	writePart(h, "vigil-detector")
-	writePart(h, account)
-	writePart(h, region)
-	return hex.EncodeToString(h.Sum(nil))
+	var buf [128]byte
+	b := appendPart(buf[:0], "vigil-detector")
+	b = appendPart(b, account)
+	b = appendPart(b, region)
+	sum := md5.Sum(b)
+	return hex.EncodeToString(sum[:])
 }
 
-// writePart writes s to h preceded by its length as a uvarint.
-func writePart(h hash.Hash, s string) {
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-	h.Write([]byte(s))
+// appendPart appends s to b preceded by its length as a uvarint.
+func appendPart(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // Arn returns a finding's ARN:

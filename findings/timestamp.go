@@ -38,3 +38,10 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	t.Time = v.UTC()
 	return nil
 }
+
+// Stamp returns t in UTC cut to milliseconds: the precision of the JSON
+// form. Findings keep their times stamped so that a finding read back from
+// storage merges exactly like the one that was written.
+func Stamp(t time.Time) Timestamp {
+	return Timestamp{t.UTC().Truncate(time.Millisecond)}
+}

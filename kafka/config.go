@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -37,6 +38,23 @@ type Config struct {
 	// node that died without leaving keeps its partitions. Default 45s.
 	SessionTimeout time.Duration
 }
+
+// String formats the configuration without the SASL password, so that
+// printing or logging a Config cannot leak it.
+func (c Config) String() string {
+	type plain Config // without methods, so that %+v does not recurse
+	p := plain(c)
+	if p.SASLPassword != "" {
+		p.SASLPassword = "[redacted]"
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// LogValue implements slog.LogValuer, without the SASL password.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
 
 // Options returns the kgo options that connect to the cluster.
 func (c Config) Options() ([]kgo.Opt, error) {

@@ -42,6 +42,9 @@ func StartBroker(addr, dir string) (*Broker, error) {
 		kfake.ClusterID("vigil-embedded"),
 		kfake.DefaultNumPartitions(4),
 		kfake.AllowAutoTopicCreation(),
+		// Apply retention and compaction every minute (the broker's
+		// default is hourly): raw logs must not outlive their retention.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "60000"}),
 	}
 	if port != 0 { // port 0: kfake picks a free port (tests)
 		opts = append(opts, kfake.Ports(port))

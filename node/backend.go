@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,40 +18,61 @@ import (
 	"github.com/vigil-sec/vigil/admin"
 	"github.com/vigil-sec/vigil/cluster"
 	"github.com/vigil-sec/vigil/event"
+	"github.com/vigil-sec/vigil/findings"
 	"github.com/vigil-sec/vigil/kafka"
+	"github.com/vigil-sec/vigil/storage"
 )
 
 // The node is the admin endpoint's backend.
 var _ admin.Backend = (*Node)(nil)
 
-// Ready implements admin.Backend.
+// Ready implements admin.Backend: the node is ready once it owns its
+// shards, and not while one of them is stopped.
 func (n *Node) Ready() error {
 	if n.host == nil || !n.host.Ready() {
 		return errors.New("waiting for shard assignment")
 	}
-	return nil
+	var errs []error
+	for p, st := range n.host.Stopped() {
+		errs = append(errs, fmt.Errorf("shard %d stopped at %s: %s", p, st.Since.UTC().Format(time.RFC3339), st.Reason))
+	}
+	return errors.Join(errs...)
 }
 
-// Status implements admin.Backend.
+// Status implements admin.Backend. The totals are the shards' persisted
+// counters, so they survive restarts and count every record once; the
+// Prometheus metrics count what this process did.
 func (n *Node) Status(ctx context.Context) (*admin.Status, error) {
+	metas, err := n.host.Meta()
+	if err != nil {
+		return nil, err
+	}
+	var total storage.Counters
+	for _, m := range metas {
+		total.Add(&m.Counters)
+	}
 	st := &admin.Status{
-		Node:       n.members.Name(),
-		Shards:     n.host.Owned(),
-		Sources:    make(map[string]admin.SourceStatus),
-		Applied:    n.stats.Applied.Load(),
-		Duplicates: n.stats.Duplicates.Load(),
-		Findings:   n.stats.Findings.Load(),
-		Lag:        make(map[string]int64),
-		Members:    n.members.Members(),
+		Node:    n.members.Name(),
+		Shards:  n.host.Owned(),
+		Sources: make(map[string]admin.SourceStatus),
+		Lag:     make(map[string]int64),
+		Members: n.members.Members(),
+		Rewinds: n.stats.Rewinds.Load(),
 	}
 	for _, src := range []event.Source{event.SourceCloudTrail, event.SourceVPCFlow, event.SourceDNS} {
 		st.Sources[src.String()] = admin.SourceStatus{
-			Records:     n.stats.Records[src].Load(),
-			Events:      n.stats.Events[src].Load(),
-			Dropped:     n.stats.Dropped[src].Load(),
-			DeadLetters: n.stats.DeadLetters[src].Load(),
+			Records:     total.Records[src],
+			Events:      total.Events[src],
+			Dropped:     total.Dropped[src],
+			DeadLetters: total.DeadLetters[src],
 		}
+		st.Applied += total.Applied[src]
 	}
+	st.Duplicates, st.Findings = total.Duplicates, total.Findings
+	for p, s := range n.host.Stopped() {
+		st.StoppedShards = append(st.StoppedShards, admin.StoppedShard{Shard: p, Reason: s.Reason, Since: s.Since})
+	}
+	slices.SortFunc(st.StoppedShards, func(a, b admin.StoppedShard) int { return int(a.Shard - b.Shard) })
 	lags, err := kadm.NewClient(n.admCl).Lag(ctx, kafka.IngestGroup, kafka.ShardsGroup)
 	if err != nil {
 		return nil, fmt.Errorf("consumer lag: %w", err)
@@ -79,7 +102,11 @@ func (n *Node) Findings(_ context.Context, q admin.FindingsQuery) ([]json.RawMes
 	}
 	var items []item
 	for _, p := range n.host.Owned() {
-		err := n.db.Shard(p).Findings(func(_ string, b []byte) bool {
+		err := n.db.Shard(p).Findings(func(_ string, stored []byte) bool {
+			b, err := findings.StoredJSON(stored)
+			if err != nil {
+				return true
+			}
 			var h findingHead
 			if json.Unmarshal(b, &h) != nil {
 				return true
@@ -119,21 +146,36 @@ func (n *Node) Findings(_ context.Context, q admin.FindingsQuery) ([]json.RawMes
 	return out, nil
 }
 
-// Actors implements admin.Backend.
-func (n *Node) Actors(ctx context.Context, kind string) ([]admin.ActorRef, error) {
+// Actors implements admin.Backend. The cursor is the shard and entity key
+// the next page starts at.
+func (n *Node) Actors(ctx context.Context, kind string, page admin.Page) ([]admin.ActorRef, string, error) {
 	k, ok := event.ParseEntityKind(kind)
 	if !ok {
-		return nil, fmt.Errorf("%w: kind must be principal or network, got %q", admin.ErrBadRequest, kind)
+		return nil, "", fmt.Errorf("%w: kind must be principal or network, got %q", admin.ErrBadRequest, kind)
 	}
-	keys, err := n.host.List(ctx, k)
+	var from actors.ListCursor
+	if page.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(page.Cursor)
+		shardStr, key, ok := strings.Cut(string(b), "/")
+		p, perr := strconv.Atoi(shardStr)
+		if err != nil || !ok || perr != nil {
+			return nil, "", fmt.Errorf("%w: bad cursor", admin.ErrBadRequest)
+		}
+		from = actors.ListCursor{Shard: int32(p), Key: key}
+	}
+	keys, next, err := n.host.List(ctx, k, from, page.Limit)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	refs := make([]admin.ActorRef, 0, len(keys))
 	for _, key := range keys {
 		refs = append(refs, n.ref(k, key))
 	}
-	return refs, nil
+	var cursor string
+	if next != nil {
+		cursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(int(next.Shard)) + "/" + next.Key))
+	}
+	return refs, cursor, nil
 }
 
 // Actor implements admin.Backend. The id is "account/region/entity".
@@ -157,7 +199,7 @@ func (n *Node) Actor(ctx context.Context, kind, id string) (*admin.Actor, error)
 	if p == nil {
 		return nil, fmt.Errorf("%w: no %s %s", admin.ErrNotFound, kind, id)
 	}
-	return &admin.Actor{ActorRef: n.ref(k, key), Active: p.Active, AppliedOffset: p.Offset, Profile: p.Profile}, nil
+	return &admin.Actor{ActorRef: n.ref(k, key), Active: p.Active, AppliedOffset: p.Mark.Offset, Profile: p.Profile}, nil
 }
 
 // ref turns an entity key into the admin endpoint's reference.

@@ -5,18 +5,23 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vigil-sec/vigil/actors"
@@ -78,6 +83,10 @@ type Config struct {
 	// MaxDecompressed bounds what one gzip-compressed raw record may
 	// expand to, in bytes. Default 64 MiB.
 	MaxDecompressed int64
+	// TrimInterval is how often records consumed from the raw topics (when
+	// vigil owns them) and applied from the entities topic are deleted.
+	// Default 10s.
+	TrimInterval time.Duration
 	// MaxEventBytes bounds one internal record (one decoded event); a
 	// larger one is dead-lettered instead of produced. Default 64 KiB.
 	MaxEventBytes int
@@ -131,6 +140,15 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
+	id, err := nodeID(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Gossip.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Gossip.Name = host + "-" + id
+	}
+	var rewound map[string][]int32
 	if len(cfg.Kafka.Brokers) == 0 {
 		n.broker, err = kafka.StartBroker(cfg.EmbeddedBrokerAddr, filepath.Join(cfg.DataDir, "kafka"))
 		if err != nil {
@@ -143,12 +161,23 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if os.Getenv("VIGIL_KGO_DEBUG") != "" {
+		client = append(client, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+	}
 	n.admCl, err = kgo.NewClient(client...)
 	if err != nil {
 		return nil, fmt.Errorf("node: kafka client: %w", err)
 	}
 	if err := kafka.Ensure(ctx, n.admCl, cfg.Topics); err != nil {
 		return nil, err
+	}
+	if n.broker != nil {
+		// This process runs the broker, so no consumer of vigil's groups
+		// is active yet: undo what a crash of the broker did to emptied
+		// partitions before anyone consumes.
+		if rewound, err = n.resetRewound(ctx); err != nil {
+			return nil, err
+		}
 	}
 	storeOpts := cfg.Storage
 	storeOpts.Logger = n.log
@@ -195,14 +224,30 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.host, err = actors.NewHost(n.system, actors.HostConfig{
 		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
 		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
+		FlushRetryTimeout: cfg.FlushRetryTimeout, Rewound: rewound[kafka.EntitiesTopic],
 		OnAssigned: n.members.SetShards, OnFatal: n.fatal, Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// Batches no larger than the broker takes, and events that fit one:
+	// then Kafka never rejects a batch for its size, which would fail
+	// every record in it.
+	maxBatch, err := kafka.MaxMessageBytes(ctx, kadm.NewClient(n.admCl), kafka.EntitiesTopic)
+	if err != nil {
+		return nil, err
+	}
+	maxEvent := cfg.MaxEventBytes
+	if maxEvent <= 0 {
+		maxEvent = 64 << 10
+	}
+	maxEvent = min(maxEvent, int(maxBatch)-recordOverhead)
 	n.ingest, err = actors.NewIngest(n.system, actors.IngestConfig{
-		Client: client, Topics: cfg.Topics, Regions: cfg.Regions, DefaultRegion: cfg.DefaultRegion,
-		FlowFormat: cfg.FlowFormat, Stats: n.stats, Logger: n.log,
+		Client: append(slices.Clip(client), kgo.ProducerBatchMaxBytes(maxBatch)), TransactionalID: "vigil-ingest-" + id, Topics: cfg.Topics, Regions: cfg.Regions,
+		DefaultRegion: cfg.DefaultRegion, FlowFormat: cfg.FlowFormat,
+		Limits:        sources.Limits{MaxDecompressed: cfg.MaxDecompressed},
+		MaxEventBytes: maxEvent, DeadLetterExcerpt: cfg.DeadLetterExcerpt,
+		Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {
 		return nil, err
@@ -213,6 +258,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.goRun("shards", func() error { return n.host.Run(runCtx) })
 	n.goRun("ingest", func() error { return n.ingest.Run(runCtx) })
 	n.goRun("admin", n.admin.Serve)
+	n.goRun("trim", func() error { n.trim(runCtx); return nil })
 	n.log.Info("vigil node started", "admin", adminAddr, "gossip", n.members.Addr(), "brokers", n.cfg.Kafka.Brokers, "data", cfg.DataDir)
 	return n, nil
 }
@@ -234,6 +280,84 @@ func (n *Node) fatal(err error) {
 	case n.errs <- err:
 	default: // one error is enough to stop
 	}
+}
+
+// resetRewound resets the committed offsets of vigil's groups on
+// partitions that went back, and returns the partitions by topic.
+func (n *Node) resetRewound(ctx context.Context) (map[string][]int32, error) {
+	adm := kadm.NewClient(n.admCl)
+	out := make(map[string][]int32)
+	for group, topics := range map[string][]string{kafka.IngestGroup: n.cfg.Topics.Raw(), kafka.ShardsGroup: {kafka.EntitiesTopic}} {
+		rewound, err := kafka.ResetRewound(ctx, adm, group, topics...)
+		if err != nil {
+			return nil, err
+		}
+		for topic, parts := range rewound {
+			n.log.Error("partitions went back while the node was down (records deleted, then the broker crashed); consuming their new records from the start",
+				"topic", topic, "partitions", parts)
+			out[topic] = append(out[topic], parts...)
+			if topic != kafka.EntitiesTopic {
+				n.stats.Rewinds.Add(int64(len(parts)))
+			}
+		}
+	}
+	return out, nil
+}
+
+// recordOverhead bounds what a record batch adds to one record's key and
+// value (batch header, record framing, headers).
+const recordOverhead = 512
+
+// trim deletes, every TrimInterval, the records of the entities topic
+// (and of the raw topics when vigil owns them) below the offsets their
+// consumer groups committed: raw logs are not kept once their fields are
+// extracted, and extracted events not once they are applied.
+func (n *Node) trim(ctx context.Context) {
+	adm := kadm.NewClient(n.admCl)
+	every := n.cfg.TrimInterval
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.cfg.Topics.ManageRaw {
+			if _, err := kafka.TrimCommitted(ctx, adm, kafka.IngestGroup, n.cfg.Topics.Raw()...); err != nil && ctx.Err() == nil {
+				n.log.Warn("deleting consumed raw records", "err", err)
+			}
+		}
+		if _, err := kafka.TrimCommitted(ctx, adm, kafka.ShardsGroup, kafka.EntitiesTopic); err != nil && ctx.Err() == nil {
+			n.log.Warn("deleting applied internal records", "err", err)
+		}
+	}
+}
+
+// nodeID returns the node's identity, kept in the data directory: stable
+// across restarts (so that a restarted node fences what its previous run
+// left open) and distinct for every data directory.
+func nodeID(dir string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("node: reading %s: %w", path, err)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node: writing %s: %w", path, err)
+	}
+	return id, nil
 }
 
 // Err returns a channel that receives the error of a component that

@@ -17,12 +17,20 @@ import (
 // where every integer is a varint (signed) or uvarint (unsigned), every
 // string and list is length-prefixed with a uvarint, a time is a varint of
 // Unix seconds followed by a uvarint of nanoseconds, and an address is a
-// length byte (0, 4 or 16) followed by its bytes. Fields come in the order
-// of the struct; a new field means a new version. The decoder checks every
-// length against both the bytes left and the cap of the field it fills, so
-// garbage input fails with an error after allocating at most as much as
-// the input and the caps allow.
-const encodingVersion = 1
+// length byte (0, 4 or 16) followed by its bytes. Most times are written
+// relative to another (timeRel: the profile's latest event time, the
+// previous entry of a sorted list), which takes a byte or two instead of
+// six, and strings that repeat the previous entry's are written as a
+// reference (strRef). Fields come in the order of the struct; a new field
+// means a new version. The decoder checks every length against both the
+// bytes left and the cap of the field it fills, so garbage input fails
+// with an error after allocating at most as much as the input and the
+// caps allow.
+//
+// Version 2 made profiles order-independent (event-time identity, dedupe
+// ids, co-occurrence, parked flows, panes); version 1 encodings are
+// refused, and the profile is rebuilt from the events.
+const encodingVersion = 2
 
 // errTruncated is wrapped by every decoding error caused by running out of
 // input.
@@ -39,19 +47,47 @@ func (e *encoder) count(n int)       { e.uvarint(uint64(n)) }
 func (e *encoder) str(s string)      { e.b = wire.AppendString(e.b, s) }
 func (e *encoder) time(t time.Time)  { e.b = wire.AppendTime(e.b, t) }
 func (e *encoder) uint16(v uint16)   { e.uvarint(uint64(v)) }
-func (e *encoder) uint32(v uint32)   { e.uvarint(uint64(v)) }
 func (e *encoder) addr(a netip.Addr) { s := a.AsSlice(); e.byte(byte(len(s))); e.b = append(e.b, s...) }
 
-// optTime writes a time that is often zero: a zero byte, or a one byte and
-// the time.
-func (e *encoder) optTime(t time.Time) {
+// timeRel writes t relative to ref: the difference of their Unix seconds
+// as a varint, then t's nanoseconds. It round-trips any t exactly.
+func (e *encoder) timeRel(t, ref time.Time) {
+	e.varint(ref.Unix() - t.Unix())
+	e.uvarint(uint64(t.Nanosecond()))
+}
+
+// strRef writes s, or a reference to prev when they are equal: a uvarint
+// of 0, or of len(s)+1 followed by the bytes. Lists whose entries mostly
+// repeat a string (the interface of every window) write it once.
+func (e *encoder) strRef(s, prev string) {
+	if s == prev {
+		e.uvarint(0)
+		return
+	}
+	e.uvarint(uint64(len(s)) + 1)
+	e.b = append(e.b, s...)
+}
+
+func (e *encoder) bool(v bool) {
+	if v {
+		e.byte(1)
+	} else {
+		e.byte(0)
+	}
+}
+
+// optTimeRel writes a time that may be zero: a zero byte, or a one byte
+// and the time relative to ref (timeRel).
+func (e *encoder) optTimeRel(t, ref time.Time) {
 	if t.IsZero() {
 		e.byte(0)
 		return
 	}
 	e.byte(1)
-	e.time(t)
+	e.timeRel(t, ref)
 }
+
+func (e *encoder) fixed64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 
 // decoder reads what encoder wrote (see wire.Reader).
 type decoder struct {
@@ -132,15 +168,62 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, int64(nsec)).UTC()
 }
 
-func (d *decoder) optTime() time.Time {
+// timeRel reads what encoder.timeRel wrote.
+func (d *decoder) timeRel(ref time.Time) time.Time {
+	off := d.Varint()
+	nsec := d.Uvarint()
+	if d.Err != nil {
+		return time.Time{}
+	}
+	if nsec >= 1e9 {
+		d.Failf("bad time: %d nanoseconds", nsec)
+		return time.Time{}
+	}
+	return time.Unix(ref.Unix()-off, int64(nsec)).UTC()
+}
+
+// strRef reads what encoder.strRef wrote.
+func (d *decoder) strRef(what string, max int, prev string) string {
+	v := d.Uvarint()
+	switch {
+	case d.Err != nil:
+		return ""
+	case v == 0:
+		return prev
+	case v-1 > uint64(max):
+		d.Failf("%s: %d bytes, more than the cap %d", what, v-1, max)
+		return ""
+	case v-1 > uint64(d.Left()):
+		d.Failf("%s: %d bytes: %w", what, v-1, errTruncated)
+		return ""
+	}
+	s := string(d.Buf[d.Off : d.Off+int(v-1)])
+	d.Off += int(v - 1)
+	return s
+}
+
+// optTimeRel reads what encoder.optTimeRel wrote.
+func (d *decoder) optTimeRel(ref time.Time) time.Time {
 	if d.bool() {
-		return d.time()
+		return d.timeRel(ref)
 	}
 	return time.Time{}
 }
 
+func (d *decoder) fixed64() uint64 {
+	if d.Err != nil {
+		return 0
+	}
+	if d.Left() < 8 {
+		d.Failf("fixed64: %w", errTruncated)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.Buf[d.Off:])
+	d.Off += 8
+	return v
+}
+
 func (d *decoder) uint16() uint16 { return wire.Uint[uint16](&d.Reader, "bad port %d") }
-func (d *decoder) uint32() uint32 { return wire.Uint[uint32](&d.Reader, "bad uint32 %d") }
 
 func (d *decoder) addr() netip.Addr {
 	n := int(d.Byte())
@@ -171,7 +254,11 @@ func newEncoder(kind event.EntityKind, h *Header) encoder {
 
 // header checks the version and kind bytes, then reads h.
 func (d *decoder) header(kind event.EntityKind, h *Header) {
-	if v := d.Byte(); d.Err == nil && v != encodingVersion {
+	switch v := d.Byte(); {
+	case d.Err != nil:
+	case v < encodingVersion:
+		d.Failf("encoding version %d is obsolete (profiles before version %d depend on event order); rebuild the profile from its events", v, encodingVersion)
+	case v != encodingVersion:
 		d.Failf("unknown encoding version %d", v)
 	}
 	if k := d.Byte(); d.Err == nil && k != byte(kind) {

@@ -2,13 +2,25 @@ package profiles
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/vigil-sec/vigil/event"
 )
 
-// fuzzUnmarshal checks that decoding arbitrary bytes never panics and that
-// whatever decodes re-encodes to bytes that decode to the same profile.
+// fuzzEvents are applied to every profile the fuzzer decodes.
+var fuzzEvents = []*event.Event{
+	withID(ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "86.245.153.234", "ua", ""), "x"),
+	flowEvent(t0, "10.0.9.9", "10.0.9.8", 1, 2, event.ActionAccept),
+	flowEvent(t0.Add(time.Second), "10.0.9.9", "1.1.1.1", 1, 2, event.ActionAccept),
+	dnsEvent(t0.Add(-time.Hour), "example.com", "10.0.9.8"),
+}
+
+// fuzzUnmarshal checks that decoding arbitrary bytes never panics, that
+// whatever decodes re-encodes to bytes that decode to the same profile,
+// and that a decoded profile takes events (and windows) and still encodes
+// to what decodes.
 func fuzzUnmarshal(f *testing.F, kind event.EntityKind, seeds ...Profile) {
 	for _, p := range seeds {
 		b, err := p.MarshalBinary()
@@ -35,6 +47,19 @@ func fuzzUnmarshal(f *testing.F, kind event.EntityKind, seeds ...Profile) {
 		b3, _ := q.MarshalBinary()
 		if !bytes.Equal(b2, b3) {
 			t.Fatal("encoding is not stable")
+		}
+		for _, ev := range fuzzEvents {
+			observe(q, ev)
+			if n, ok := q.(*Network); ok {
+				x := FlowExemplar{Remote: netip.MustParseAddr("10.0.1.26")}
+				n.ObserveProbe(x.Remote, 22, ev.Time, x, 5*time.Minute, 2)
+				n.ObserveSSHFanout(x.Remote, ev.Time, x, time.Minute, 2)
+				n.ObserveDNSTunnel("example.org", 7, ev.Time, DNSExemplar{Name: "x.example.org"}, time.Minute, 2)
+			}
+		}
+		b4, _ := q.MarshalBinary()
+		if _, err := Unmarshal(kind, b4); err != nil {
+			t.Fatalf("a decoded profile that took events does not decode: %v", err)
 		}
 	})
 }

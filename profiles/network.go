@@ -13,34 +13,50 @@ import (
 // records name it, a network interface otherwise (or "ip:<addr>" for DNS
 // queries from an unnamed source), built from VPC flow-log and Route 53
 // Resolver query-log records.
+//
+// Like Principal, it is a function of the set of records applied, not of
+// their order: "latest" fields are chosen by (event time, value), the
+// local addresses are learned monotonically (orient.go) and the windows
+// are keyed by event time (window.go). The conditions under which that is
+// exact are documented there.
 type Network struct {
 	Header
-	InstanceID string `json:"instanceId,omitempty"`
+	// InstanceID is the instance the records name, the latest by (event
+	// time, id); InstanceSeen is that time.
+	InstanceID   string    `json:"instanceId,omitempty"`
+	InstanceSeen time.Time `json:"instanceSeen"`
 	// ENIs are the network interfaces seen for the entity, sorted by id.
 	ENIs []ENI `json:"enis"`
 	// LocalAddrs are the entity's own addresses, learned from the records
-	// (see Orient), sorted by address.
-	LocalAddrs []LocalAddr `json:"localAddrs"`
-	// LocalCandidates is the address pair of the last record whose local
-	// side could not be told (both addresses private): the next record
-	// that shares exactly one of them reveals it.
-	LocalCandidates []netip.Addr `json:"localCandidates,omitempty"`
+	// (orient.go), sorted.
+	LocalAddrs []netip.Addr `json:"localAddrs"`
+	// Cooccur counts the partners of addresses not learned yet, sorted by
+	// address (orient.go).
+	Cooccur []Cooccurrence `json:"cooccur,omitempty"`
+	// Parked are the records that could not be oriented yet, sorted by
+	// (time, record) (orient.go).
+	Parked []FlowRecord `json:"parked,omitempty"`
 
 	// Flow-log counters. Flows counts OK records; NoData and SkipData the
-	// records of intervals without traffic or with records skipped.
-	Flows      uint64 `json:"flows"`
-	Accepted   uint64 `json:"accepted"`
-	Rejected   uint64 `json:"rejected"`
-	NoData     uint64 `json:"noData"`
-	SkipData   uint64 `json:"skipData"`
-	BytesIn    uint64 `json:"bytesIn"`
-	BytesOut   uint64 `json:"bytesOut"`
-	PacketsIn  uint64 `json:"packetsIn"`
-	PacketsOut uint64 `json:"packetsOut"`
+	// records of intervals without traffic or with records skipped. Bytes
+	// and packets are split by direction; BytesUnknown and PacketsUnknown
+	// are those of records not oriented (parked, or dropped from the park).
+	Flows          uint64 `json:"flows"`
+	Accepted       uint64 `json:"accepted"`
+	Rejected       uint64 `json:"rejected"`
+	NoData         uint64 `json:"noData"`
+	SkipData       uint64 `json:"skipData"`
+	BytesIn        uint64 `json:"bytesIn"`
+	BytesOut       uint64 `json:"bytesOut"`
+	BytesUnknown   uint64 `json:"bytesUnknown"`
+	PacketsIn      uint64 `json:"packetsIn"`
+	PacketsOut     uint64 `json:"packetsOut"`
+	PacketsUnknown uint64 `json:"packetsUnknown"`
 	// DNSQueries counts Route 53 Resolver queries.
 	DNSQueries uint64 `json:"dnsQueries"`
 
-	// Detection windows (see window.go).
+	// Detection windows (window.go), updated by the detectors through the
+	// Observe* methods.
 	// Probes: outbound probe-like connections per remote host, distinct
 	// remote ports (Recon:EC2/Portscan).
 	Probes PortWindows `json:"probes"`
@@ -52,24 +68,21 @@ type Network struct {
 	SSHOutbound PortWindows `json:"sshOutbound"`
 	// SSHFanout: distinct remote hosts reached on port 22 (SSH brute
 	// force, ACTOR, many hosts).
-	SSHFanout AddrWindow `json:"sshFanout"`
+	SSHFanout AddrWindows `json:"sshFanout"`
 	// DNSTunnel: distinct encoded-looking query names per registrable
 	// domain (Trojan:EC2/DNSDataExfiltration).
 	DNSTunnel DomainWindows `json:"dnsTunnel"`
 }
 
-// ENI is a network interface of the entity.
+// ENI is a network interface of the entity. VPCID and SubnetID are the
+// latest by (event time, values) among the records that name them;
+// DetailsSeen is that time.
 type ENI struct {
-	ID       string    `json:"id"`
-	VPCID    string    `json:"vpcId,omitempty"`
-	SubnetID string    `json:"subnetId,omitempty"`
-	LastSeen time.Time `json:"lastSeen"`
-}
-
-// LocalAddr is an address learned as the entity's own.
-type LocalAddr struct {
-	Addr     netip.Addr `json:"addr"`
-	LastSeen time.Time  `json:"lastSeen"`
+	ID          string    `json:"id"`
+	VPCID       string    `json:"vpcId,omitempty"`
+	SubnetID    string    `json:"subnetId,omitempty"`
+	DetailsSeen time.Time `json:"detailsSeen"`
+	LastSeen    time.Time `json:"lastSeen"`
 }
 
 // NewNetwork returns the empty profile of a network entity.
@@ -80,41 +93,43 @@ func NewNetwork(account, region, entity string) *Network {
 // Kind returns event.KindNetwork.
 func (n *Network) Kind() event.EntityKind { return event.KindNetwork }
 
-// Observe updates the identity, the learned local addresses and the
-// counters with ev. The detection windows are updated by the detectors.
-func (n *Network) Observe(ev *event.Event) {
+// Observe updates the identity, the counters and the learned local
+// addresses with ev. It returns ready with the flow records now oriented
+// appended: ev's own record when it could be oriented, and the parked
+// records that an address ev taught oriented. The caller hands them to
+// the detectors, which update the windows. ready is only appended to, so
+// a caller may pass a small stack array to avoid allocating.
+func (n *Network) Observe(ev *event.Event, ready []OrientedFlow) []OrientedFlow {
 	t := ev.Time.UTC()
 	n.observe(t)
 	switch {
 	case ev.Flow != nil:
-		n.observeFlow(ev.Flow, t)
+		return n.observeFlow(ev.Flow, t, ready)
 	case ev.DNS != nil:
 		q := ev.DNS
 		n.DNSQueries++
-		if q.InstanceID != "" {
-			keep(&n.InstanceID, q.InstanceID, MaxIDLen)
-		}
+		n.observeInstance(q.InstanceID, t)
 		// The querying address is the entity's own.
 		if a := q.SrcAddr.Unmap().WithZone(""); a.IsValid() {
-			n.learn(a, t)
+			ready = n.learn(a, ready)
 		}
 	}
+	return ready
 }
 
-func (n *Network) observeFlow(f *event.Flow, t time.Time) {
-	if f.InstanceID != "" {
-		keep(&n.InstanceID, f.InstanceID, MaxIDLen)
-	}
+func (n *Network) observeFlow(f *event.Flow, t time.Time, ready []OrientedFlow) []OrientedFlow {
+	n.observeInstance(f.InstanceID, t)
+	var eni *ENI
 	if f.InterfaceID != "" {
-		n.observeENI(f, t)
+		eni = n.observeENI(f, t)
 	}
 	switch f.LogStatus {
 	case event.StatusNoData:
 		n.NoData++
-		return
+		return ready
 	case event.StatusSkipData:
 		n.SkipData++
-		return
+		return ready
 	}
 	n.Flows++
 	switch f.Action {
@@ -123,163 +138,110 @@ func (n *Network) observeFlow(f *event.Flow, t time.Time) {
 	case event.ActionReject:
 		n.Rejected++
 	}
-	src, dst := f.Src.Unmap().WithZone(""), f.Dst.Unmap().WithZone("")
-	if !src.IsValid() || !dst.IsValid() {
+	r := FlowRecord{
+		Time: t, Src: f.Src.Unmap().WithZone(""), Dst: f.Dst.Unmap().WithZone(""),
+		SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol, Action: f.Action, TCPFlags: f.TCPFlags,
+		Packets: f.Packets, Bytes: f.Bytes, Direction: f.Direction,
+		ENI: n.intern(f.InterfaceID, eni), VPC: n.intern(f.VPCID, eni), Subnet: n.intern(f.SubnetID, eni),
+	}
+	if !r.Src.IsValid() || !r.Dst.IsValid() {
+		n.BytesUnknown += r.Bytes
+		n.PacketsUnknown += r.Packets
+		return ready
+	}
+	return n.orientFlow(&r, ready)
+}
+
+// observeInstance takes id as the instance if it is later than the one
+// kept by (event time, id).
+func (n *Network) observeInstance(id string, t time.Time) {
+	if id = clip(id, MaxIDLen); id == "" {
 		return
 	}
-	n.learnFromFlow(f.Direction, src, dst, t)
-	if o := n.Orient(f); o.Outbound {
-		n.BytesOut += f.Bytes
-		n.PacketsOut += f.Packets
-	} else {
-		n.BytesIn += f.Bytes
-		n.PacketsIn += f.Packets
+	if c := t.Compare(n.InstanceSeen); c > 0 || c == 0 && id > n.InstanceID {
+		n.InstanceSeen = t
+		keep(&n.InstanceID, id, MaxIDLen)
 	}
 }
 
-func (n *Network) observeENI(f *event.Flow, t time.Time) {
+func byENIID(e ENI, id string) int { return strings.Compare(e.ID, id) }
+
+func eniLess(a, b ENI) bool {
+	if c := a.LastSeen.Compare(b.LastSeen); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
+}
+
+// observeENI records the record's interface and returns it, or nil when a
+// full list (MaxENIs) keeps more recent ones.
+func (n *Network) observeENI(f *event.Flow, t time.Time) *ENI {
 	id := clip(f.InterfaceID, MaxIDLen)
 	i, ok := slices.BinarySearchFunc(n.ENIs, id, byENIID)
 	if !ok {
-		n.ENIs, i = insertCapped(n.ENIs, i, ENI{ID: strings.Clone(id)}, MaxENIs, eniLast)
+		if n.ENIs, i = insertBounded(n.ENIs, i, ENI{ID: id, LastSeen: t}, MaxENIs, eniLess); i < 0 {
+			return nil
+		}
+		n.ENIs[i].ID = strings.Clone(id)
 	}
 	e := &n.ENIs[i]
-	if f.VPCID != "" {
-		keep(&e.VPCID, f.VPCID, MaxIDLen)
-	}
-	if f.SubnetID != "" {
-		keep(&e.SubnetID, f.SubnetID, MaxIDLen)
-	}
 	if t.After(e.LastSeen) {
 		e.LastSeen = t
 	}
+	vpc, subnet := clip(f.VPCID, MaxIDLen), clip(f.SubnetID, MaxIDLen)
+	if vpc == "" && subnet == "" {
+		return e
+	}
+	if c := t.Compare(e.DetailsSeen); c > 0 || c == 0 && compareStrings([]string{vpc, subnet}, []string{e.VPCID, e.SubnetID}) > 0 {
+		e.DetailsSeen = t
+		keep(&e.VPCID, vpc, MaxIDLen)
+		keep(&e.SubnetID, subnet, MaxIDLen)
+	}
+	return e
 }
 
-func byENIID(e ENI, id string) int              { return strings.Compare(e.ID, id) }
-func eniLast(e ENI) time.Time                   { return e.LastSeen }
-func byLocalAddr(e LocalAddr, a netip.Addr) int { return e.Addr.Compare(a) }
-func localAddrLast(e LocalAddr) time.Time       { return e.LastSeen }
+// intern returns s clipped, as a string of the profile's own: the same
+// string of an interface when one holds it (the common case, which does
+// not allocate), else a copy (see keep).
+func (n *Network) intern(s string, e *ENI) string {
+	if s = clip(s, MaxIDLen); s == "" {
+		return ""
+	}
+	if e != nil {
+		switch s {
+		case e.ID:
+			return e.ID
+		case e.VPCID:
+			return e.VPCID
+		case e.SubnetID:
+			return e.SubnetID
+		}
+	}
+	for i := range n.ENIs {
+		switch e := &n.ENIs[i]; s {
+		case e.ID:
+			return e.ID
+		case e.VPCID:
+			return e.VPCID
+		case e.SubnetID:
+			return e.SubnetID
+		}
+	}
+	return strings.Clone(s)
+}
 
-// LatestENI returns the most recently seen interface, if any.
+// LatestENI returns the most recently seen interface (ties by id), if any.
 func (n *Network) LatestENI() (ENI, bool) {
-	var best ENI
-	found := false
-	for _, e := range n.ENIs {
-		if !found || e.LastSeen.After(best.LastSeen) {
-			best, found = e, true
+	var best *ENI
+	for i := range n.ENIs {
+		if best == nil || eniLess(*best, n.ENIs[i]) {
+			best = &n.ENIs[i]
 		}
 	}
-	return best, found
-}
-
-// IsLocal reports whether a was learned as one of the entity's addresses.
-func (n *Network) IsLocal(a netip.Addr) bool {
-	return find(n.LocalAddrs, a.Unmap(), byLocalAddr) != nil
-}
-
-// learnFromFlow learns the entity's own address from one flow record:
-// the flow direction names it when present; else the private side of a
-// private–public pair is local; else a pair of private addresses is kept
-// as candidates until a record sharing exactly one of them reveals which.
-func (n *Network) learnFromFlow(dir event.Direction, src, dst netip.Addr, t time.Time) {
-	switch dir {
-	case event.DirectionEgress:
-		n.learn(src, t)
-		return
-	case event.DirectionIngress:
-		n.learn(dst, t)
-		return
+	if best == nil {
+		return ENI{}, false
 	}
-	srcLocal, dstLocal := n.IsLocal(src), n.IsLocal(dst)
-	switch {
-	case srcLocal || dstLocal:
-		if srcLocal {
-			n.learn(src, t)
-		}
-		if dstLocal {
-			n.learn(dst, t)
-		}
-	case IsPrivate(src) && !IsPrivate(dst):
-		n.learn(src, t)
-	case IsPrivate(dst) && !IsPrivate(src):
-		n.learn(dst, t)
-	case IsPrivate(src) && IsPrivate(dst) && src != dst:
-		if len(n.LocalCandidates) != 2 {
-			n.LocalCandidates = []netip.Addr{src, dst}
-			return
-		}
-		a, b := n.LocalCandidates[0], n.LocalCandidates[1]
-		aIn := a == src || a == dst
-		bIn := b == src || b == dst
-		switch {
-		case aIn && !bIn:
-			n.learn(a, t)
-		case bIn && !aIn:
-			n.learn(b, t)
-		case !aIn && !bIn:
-			n.LocalCandidates = []netip.Addr{src, dst}
-		}
-	}
-}
-
-// learn records a as a local address seen at t.
-func (n *Network) learn(a netip.Addr, t time.Time) {
-	i, ok := slices.BinarySearchFunc(n.LocalAddrs, a, byLocalAddr)
-	if !ok {
-		n.LocalAddrs, _ = insertCapped(n.LocalAddrs, i, LocalAddr{Addr: a, LastSeen: t}, MaxLocalAddrs, localAddrLast)
-		n.LocalCandidates = nil
-		return
-	}
-	if t.After(n.LocalAddrs[i].LastSeen) {
-		n.LocalAddrs[i].LastSeen = t
-	}
-}
-
-// Orientation is a flow record seen from the entity.
-type Orientation struct {
-	Local, Remote         netip.Addr
-	LocalPort, RemotePort uint16
-	// Outbound is set when the local side sent the record's packets.
-	Outbound bool
-	// Known is set when the direction was determined rather than guessed:
-	// a guess (both addresses private and neither learned) takes the
-	// source as local.
-	Known bool
-}
-
-// Orient tells the local and remote side of a flow record, in this order:
-// the record's flow-direction (version 5); an address learned as local;
-// the private side of a private–public pair (the interface's own address
-// is private, and incoming traffic from the internet shows a public
-// source). When none applies (two private or two public addresses, neither
-// learned) the source is taken as local and Known is false. Call Observe
-// with the record first so that it can learn from it.
-func (n *Network) Orient(f *event.Flow) Orientation {
-	src, dst := f.Src.Unmap().WithZone(""), f.Dst.Unmap().WithZone("")
-	out := func(outbound, known bool) Orientation {
-		if outbound {
-			return Orientation{Local: src, Remote: dst, LocalPort: f.SrcPort, RemotePort: f.DstPort, Outbound: true, Known: known}
-		}
-		return Orientation{Local: dst, Remote: src, LocalPort: f.DstPort, RemotePort: f.SrcPort, Known: known}
-	}
-	switch f.Direction {
-	case event.DirectionEgress:
-		return out(true, true)
-	case event.DirectionIngress:
-		return out(false, true)
-	}
-	srcLocal, dstLocal := n.IsLocal(src), n.IsLocal(dst)
-	switch {
-	case srcLocal:
-		return out(true, true)
-	case dstLocal:
-		return out(false, true)
-	case IsPrivate(src) && !IsPrivate(dst):
-		return out(true, true)
-	case IsPrivate(dst) && !IsPrivate(src):
-		return out(false, true)
-	}
-	return out(true, false)
+	return *best, true
 }
 
 // sharedSpace is RFC 6598 shared address space, which VPCs use as a
@@ -293,33 +255,119 @@ func IsPrivate(a netip.Addr) bool {
 	return a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLoopback() || sharedSpace.Contains(a)
 }
 
-// MarshalBinary returns the compact encoding of n.
+// AddrKey is the key of a remote host in the SSH fan-out windows: the
+// 32-bit FNV-1a hash of its 16-byte form. Windows count distinct keys, and
+// two hosts of one window colliding is negligible below thousands.
+func AddrKey(a netip.Addr) uint32 {
+	b := a.Unmap().As16()
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// Each window list has a method that adds an event to it, given the
+// detector's window and threshold, and returns what the event did to the
+// two windows containing it (see window.go).
+
+// ObserveProbe adds a probe of port of remote.
+func (n *Network) ObserveProbe(remote netip.Addr, port uint16, at time.Time, ex FlowExemplar, window time.Duration, threshold int) [2]WindowHit {
+	return n.Probes.observe(remote, port, at, ex, window, n.LastEvent, threshold, MaxPortPanes)
+}
+
+// ObserveSSHInbound adds an inbound SSH connection from remote's port.
+func (n *Network) ObserveSSHInbound(remote netip.Addr, port uint16, at time.Time, ex FlowExemplar, window time.Duration, threshold int) [2]WindowHit {
+	return n.SSHInbound.observe(remote, port, at, ex, window, n.LastEvent, threshold, MaxPortPanes)
+}
+
+// ObserveSSHOutbound adds an outbound SSH connection to remote from the
+// local port.
+func (n *Network) ObserveSSHOutbound(remote netip.Addr, port uint16, at time.Time, ex FlowExemplar, window time.Duration, threshold int) [2]WindowHit {
+	return n.SSHOutbound.observe(remote, port, at, ex, window, n.LastEvent, threshold, MaxPortPanes)
+}
+
+// ObserveSSHFanout adds an outbound SSH connection to remote to the
+// fan-out windows.
+func (n *Network) ObserveSSHFanout(remote netip.Addr, at time.Time, ex FlowExemplar, window time.Duration, threshold int) [2]WindowHit {
+	return n.SSHFanout.observe(netip.Addr{}, AddrKey(remote), at, ex, window, n.LastEvent, threshold, MaxPortPanes)
+}
+
+// ObserveDNSTunnel adds the hash of an encoded-looking query name under
+// domain. A domain longer than MaxDomainLen is not windowed.
+func (n *Network) ObserveDNSTunnel(domain string, name uint32, at time.Time, ex DNSExemplar, window time.Duration, threshold int) [2]WindowHit {
+	if len(domain) > MaxDomainLen {
+		return [2]WindowHit{}
+	}
+	ex.Name = clip(ex.Name, MaxDomainLen)
+	// The group is kept in the pane: the profile's own string (see keep),
+	// shared with the domain's other panes.
+	d := Domain(domain)
+	if i, _ := slices.BinarySearchFunc(n.DNSTunnel.Panes, paneKey[Domain]{d, minIndex}, byPane[Domain, uint32, DNSExemplar]); i < len(n.DNSTunnel.Panes) && n.DNSTunnel.Panes[i].Group == d {
+		d = n.DNSTunnel.Panes[i].Group
+	} else {
+		d = Domain(strings.Clone(domain))
+	}
+	return n.DNSTunnel.observe(d, name, at, ex, window, n.LastEvent, threshold, MaxDomainPanes)
+}
+
+const minIndex = -1 << 63
+
+// MarshalBinary returns the compact encoding of n: the windows' panes
+// that WindowLateness forgot are left out.
 func (n *Network) MarshalBinary() ([]byte, error) {
 	e := newEncoder(event.KindNetwork, &n.Header)
-	e.str(n.InstanceID)
+	ref := n.LastEvent
+	e.strRef(n.InstanceID, n.Entity)
+	e.optTimeRel(n.InstanceSeen, ref)
+	var prevENI ENI
 	encodeList(&e, n.ENIs, func(x *ENI) {
 		e.str(x.ID)
-		e.str(x.VPCID)
-		e.str(x.SubnetID)
-		e.time(x.LastSeen)
+		e.strRef(x.VPCID, prevENI.VPCID)
+		e.strRef(x.SubnetID, prevENI.SubnetID)
+		e.timeRel(x.LastSeen, ref)
+		e.optTimeRel(x.DetailsSeen, x.LastSeen)
+		prevENI = *x
 	})
-	encodeList(&e, n.LocalAddrs, func(x *LocalAddr) {
-		e.addr(x.Addr)
-		e.time(x.LastSeen)
+	encodeList(&e, n.LocalAddrs, func(a *netip.Addr) { e.addr(*a) })
+	encodeList(&e, n.Cooccur, func(c *Cooccurrence) {
+		e.addr(c.Addr)
+		p := c.partners()
+		e.count(len(p))
+		for _, a := range p {
+			e.addr(a)
+		}
+		e.timeRel(c.LastSeen, ref)
 	})
-	e.count(len(n.LocalCandidates))
-	for _, a := range n.LocalCandidates {
-		e.addr(a)
-	}
-	for _, v := range []uint64{n.Flows, n.Accepted, n.Rejected, n.NoData, n.SkipData,
-		n.BytesIn, n.BytesOut, n.PacketsIn, n.PacketsOut, n.DNSQueries} {
+	var prev FlowRecord
+	encodeList(&e, n.Parked, func(r *FlowRecord) {
+		e.timeRel(r.Time, ref)
+		e.addr(r.Src)
+		e.addr(r.Dst)
+		e.uint16(r.SrcPort)
+		e.uint16(r.DstPort)
+		e.byte(r.Protocol)
+		e.byte(byte(r.Action))
+		e.uint16(r.TCPFlags)
+		e.uvarint(r.Packets)
+		e.uvarint(r.Bytes)
+		e.strRef(r.ENI, prev.ENI)
+		e.strRef(r.VPC, prev.VPC)
+		e.strRef(r.Subnet, prev.Subnet)
+		prev = *r
+	})
+	for _, v := range [...]uint64{n.Flows, n.Accepted, n.Rejected, n.NoData, n.SkipData,
+		n.BytesIn, n.BytesOut, n.BytesUnknown, n.PacketsIn, n.PacketsOut, n.PacketsUnknown, n.DNSQueries} {
 		e.uvarint(v)
 	}
-	n.Probes.encode(&e)
-	n.SSHInbound.encode(&e)
-	n.SSHOutbound.encode(&e)
-	n.SSHFanout.encode(&e)
-	n.DNSTunnel.encode(&e)
+	flowEx := func(x, prev *FlowExemplar) { x.encode(&e, prev) }
+	addr := func(a netip.Addr) { e.addr(a) }
+	n.Probes.encode(&e, ref, addr, flowEx)
+	n.SSHInbound.encode(&e, ref, addr, flowEx)
+	n.SSHOutbound.encode(&e, ref, addr, flowEx)
+	n.SSHFanout.encode(&e, ref, addr, flowEx)
+	n.DNSTunnel.encode(&e, ref, func(d Domain) { e.str(string(d)) }, func(x, prev *DNSExemplar) { x.encode(&e, prev) })
 	return e.b, nil
 }
 
@@ -329,33 +377,67 @@ func (n *Network) UnmarshalBinary(b []byte) error {
 	d := newDecoder(b)
 	var q Network
 	d.header(event.KindNetwork, &q.Header)
-	q.InstanceID = d.str("instanceId", MaxIDLen)
+	ref := q.LastEvent
+	q.InstanceID = d.strRef("instanceId", MaxIDLen, q.Entity)
+	q.InstanceSeen = d.optTimeRel(ref)
+	var prevENI ENI
 	q.ENIs = decodeList(&d, "enis", MaxENIs, func(x *ENI) {
 		x.ID = d.str("eni", MaxIDLen)
-		x.VPCID = d.str("vpcId", MaxIDLen)
-		x.SubnetID = d.str("subnetId", MaxIDLen)
-		x.LastSeen = d.time()
+		x.VPCID = d.strRef("vpcId", MaxIDLen, prevENI.VPCID)
+		x.SubnetID = d.strRef("subnetId", MaxIDLen, prevENI.SubnetID)
+		x.LastSeen = d.timeRel(ref)
+		x.DetailsSeen = d.optTimeRel(x.LastSeen)
+		prevENI = *x
 	}, func(prev, next *ENI) bool { return prev.ID < next.ID }, "%s not sorted")
-	q.LocalAddrs = decodeList(&d, "localAddrs", MaxLocalAddrs, func(x *LocalAddr) {
-		x.Addr = d.addr()
-		x.LastSeen = d.time()
-	}, func(prev, next *LocalAddr) bool { return prev.Addr.Less(next.Addr) }, "%s not sorted")
-	switch c := d.count("localCandidates", 2); c {
-	case 0:
-	case 2:
-		q.LocalCandidates = []netip.Addr{d.addr(), d.addr()}
-	default:
-		d.Failf("localCandidates: %d addresses, want 0 or 2", c)
-	}
-	for _, v := range []*uint64{&q.Flows, &q.Accepted, &q.Rejected, &q.NoData, &q.SkipData,
-		&q.BytesIn, &q.BytesOut, &q.PacketsIn, &q.PacketsOut, &q.DNSQueries} {
+	q.LocalAddrs = decodeList(&d, "localAddrs", MaxLocalAddrs, func(a *netip.Addr) { *a = d.addr() },
+		func(prev, next *netip.Addr) bool { return prev.Less(*next) }, "%s not sorted")
+	q.Cooccur = decodeList(&d, "cooccur", MaxCooccurAddrs, func(c *Cooccurrence) {
+		c.Addr = d.addr()
+		np := d.count("cooccur partners", CooccurPartners-1)
+		if np == 0 && d.Err == nil {
+			d.Failf("cooccur: an address without partners")
+		}
+		for i := range np {
+			c.Partners[i] = d.addr()
+			if d.Err == nil && (!c.Partners[i].IsValid() || i > 0 && !c.Partners[i-1].Less(c.Partners[i])) {
+				d.Failf("cooccur: partners not sorted valid addresses")
+			}
+		}
+		c.LastSeen = d.timeRel(ref)
+	}, func(prev, next *Cooccurrence) bool { return prev.Addr.Less(next.Addr) }, "%s not sorted")
+	var prev FlowRecord
+	q.Parked = decodeList(&d, "parked", MaxParked, func(r *FlowRecord) {
+		r.Time = d.timeRel(ref)
+		r.Src = d.addr()
+		r.Dst = d.addr()
+		r.SrcPort = d.uint16()
+		r.DstPort = d.uint16()
+		r.Protocol = d.Byte()
+		if a := d.Byte(); d.Err == nil && a > byte(event.ActionReject) {
+			d.Failf("parked: bad action %d", a)
+		} else {
+			r.Action = event.FlowAction(a)
+		}
+		r.TCPFlags = d.uint16()
+		r.Packets = d.Uvarint()
+		r.Bytes = d.Uvarint()
+		r.ENI = d.strRef("parked eni", MaxIDLen, prev.ENI)
+		r.VPC = d.strRef("parked vpc", MaxIDLen, prev.VPC)
+		r.Subnet = d.strRef("parked subnet", MaxIDLen, prev.Subnet)
+		prev = *r
+	}, func(prev, next *FlowRecord) bool { return compareFlow(prev, next) <= 0 }, "%s not sorted")
+	for _, v := range [...]*uint64{&q.Flows, &q.Accepted, &q.Rejected, &q.NoData, &q.SkipData,
+		&q.BytesIn, &q.BytesOut, &q.BytesUnknown, &q.PacketsIn, &q.PacketsOut, &q.PacketsUnknown, &q.DNSQueries} {
 		*v = d.Uvarint()
 	}
-	q.Probes = decodePortWindows(&d, "probes")
-	q.SSHInbound = decodePortWindows(&d, "sshInbound")
-	q.SSHOutbound = decodePortWindows(&d, "sshOutbound")
-	q.SSHFanout.decode(&d, "sshFanout")
-	q.DNSTunnel = decodeDomainWindows(&d, "dnsTunnel")
+	flowEx := func(x, prev *FlowExemplar) { x.decode(&d, prev) }
+	addr := func() netip.Addr { return d.addr() }
+	q.Probes.decode(&d, "probes", ref, MaxPortPanes, addr, flowEx)
+	q.SSHInbound.decode(&d, "sshInbound", ref, MaxPortPanes, addr, flowEx)
+	q.SSHOutbound.decode(&d, "sshOutbound", ref, MaxPortPanes, addr, flowEx)
+	q.SSHFanout.decode(&d, "sshFanout", ref, MaxPortPanes, addr, flowEx)
+	q.DNSTunnel.decode(&d, "dnsTunnel", ref, MaxDomainPanes, func() Domain { return Domain(d.str("dnsTunnel domain", MaxDomainLen)) },
+		func(x, prev *DNSExemplar) { x.decode(&d, prev) })
 	if err := d.finish("network"); err != nil {
 		return err
 	}

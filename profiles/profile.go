@@ -4,12 +4,24 @@
 //
 // A profile is what remains of the raw logs: identity, counters, bounded
 // sets of what the entity has been seen doing, and the short event-time
-// windows the detectors count in. Everything in it is bounded. Every set
-// and map has a cap (the Max* constants, each documented with why), full
-// sets evict their least recently seen entry, and windows expire by event
-// time, so a profile cannot grow without limit however hard an attacker
-// drives the entity. A profile is not safe for concurrent use; its entity
-// actor owns it.
+// windows the detectors count in.
+//
+// Same input, same output: a profile is a function of the set of events
+// applied to it, not of the order in which they arrived (an entity's
+// events come from several partitions, interleaved differently on every
+// run). Counts are sums, times are mins and maxes, "latest" fields are
+// chosen by (event time, value), sets keep their greatest entries by an
+// order of their own (never by arrival), windows are keyed by event time,
+// and a flow record's direction is decided by addresses learned from the
+// set of records (orient.go). Exactness is lost only when a documented cap
+// overflows or an event is later than a documented horizon (DedupeHorizon,
+// WindowLateness); each cap says which.
+//
+// Everything in it is bounded. Every set has a cap (the Max* constants,
+// each documented with why), and windows expire by event time, so a
+// profile cannot grow without limit however hard an attacker drives the
+// entity: MaxPrincipalSize and MaxNetworkSize bound the encodings. A
+// profile is not safe for concurrent use; its entity actor owns it.
 //
 // The encoding (MarshalBinary, Unmarshal) is a version byte, a kind byte,
 // then varints and length-prefixed strings (see codec.go). It is what the
@@ -36,8 +48,9 @@ type Profile interface {
 	UnmarshalBinary(b []byte) error
 }
 
-// Caps on what a profile holds. When a set is full, adding a new value
-// evicts the least recently seen one.
+// Caps on what a profile holds. A full set keeps its greatest entries by
+// (last seen, value) unless documented otherwise: adding a value older
+// than all of them does not add it.
 const (
 	// MaxIDLen bounds identity strings (account, region, entity, ARNs,
 	// ids): an IAM ARN is at most 2048 characters.
@@ -64,29 +77,30 @@ const (
 	MaxENIs = 16
 	// MaxLocalAddrs bounds the learned local addresses of a network
 	// entity: an interface has a primary and a few secondary private
-	// addresses (at most 50 on the largest types).
+	// addresses (at most 50 on the largest types). A full set keeps the
+	// smallest addresses, an order that needs no time.
 	MaxLocalAddrs = 32
-	// MaxRemoteWindows bounds each per-remote window list (port-scan
-	// probes, inbound and outbound SSH attempts). A host under attack is
-	// refreshed on every attempt and so never the least recently seen;
-	// a fan of one-off remotes (a busy server, a horizontal scan) only
-	// churns the least recent slots.
-	MaxRemoteWindows = 128
-	// MaxWindowPorts bounds the distinct ports (or connections) a window
-	// remembers. Detection needs only up to its threshold; the rest of a
-	// window's activity is counted in Hits.
-	MaxWindowPorts = 64
-	// MaxFanoutAddrs bounds the distinct remote hosts of the SSH fan-out
-	// window; thresholds are below it.
-	MaxFanoutAddrs = 64
-	// MaxDomainWindows bounds the DNS-tunnelling windows: one per
-	// registrable domain that received encoded-looking queries.
-	MaxDomainWindows = 64
-	// MaxWindowNames bounds the distinct query-name hashes a domain window
-	// remembers.
-	MaxWindowNames = 64
+	// MaxWindowPorts, MaxFanoutAddrs and MaxWindowNames are the distinct
+	// keys a window counts (MaxWindowKeys): detection thresholds are
+	// clamped to them.
+	MaxWindowPorts = MaxWindowKeys
+	MaxFanoutAddrs = MaxWindowKeys
+	MaxWindowNames = MaxWindowKeys
 	// MaxDomainLen is the longest DNS name (253 characters).
 	MaxDomainLen = 253
+
+	// MaxPrincipalSize bounds the encoding of a principal: identity
+	// strings of MaxIDLen bytes, every set full of values of MaxValueLen
+	// bytes with their counts and times, MaxDedupeIDs event ids (about 340
+	// KB; a principal seen a few times takes about 250 bytes, a busy one a
+	// few KB).
+	MaxPrincipalSize = 4*MaxIDLen + 64 + (MaxAPIs+MaxSourceIPs+MaxUserAgents)*(MaxValueLen+24) + MaxDedupeIDs*18
+	// MaxNetworkSize bounds the encoding of a network profile whose
+	// identifiers (interface, VPC, subnet, instance ids) have AWS's
+	// lengths, about 25 bytes: every list full, every pane full of keys
+	// with its own exemplar, IPv6 remotes (about 125 KB, see
+	// TestNetworkCaps; a quiet instance takes under 200 bytes).
+	MaxNetworkSize = 256 << 10
 )
 
 // Header is the identity and bookkeeping every profile carries.
@@ -110,24 +124,27 @@ func newHeader(account, region, entity string) Header {
 	}
 }
 
-// observe counts one event at time t.
+// observe counts one event at time t. The first event sets both times,
+// so that no time (not even the zero time) is taken for "none".
 func (h *Header) observe(t time.Time) {
 	h.Events++
-	if h.FirstEvent.IsZero() || t.Before(h.FirstEvent) {
+	if h.Events == 1 || t.Before(h.FirstEvent) {
 		h.FirstEvent = t
 	}
-	if t.After(h.LastEvent) {
+	if h.Events == 1 || t.After(h.LastEvent) {
 		h.LastEvent = t
 	}
 }
 
+// encode writes the header; the profile's other times are written
+// relative to LastEvent.
 func (h *Header) encode(e *encoder) {
 	e.str(h.Account)
 	e.str(h.Region)
 	e.str(h.Entity)
 	e.uvarint(h.Events)
-	e.time(h.FirstEvent)
 	e.time(h.LastEvent)
+	e.timeRel(h.FirstEvent, h.LastEvent)
 }
 
 func (h *Header) decode(d *decoder) {
@@ -135,8 +152,8 @@ func (h *Header) decode(d *decoder) {
 	h.Region = d.str("region", MaxIDLen)
 	h.Entity = d.str("entity", MaxIDLen)
 	h.Events = d.Uvarint()
-	h.FirstEvent = d.time()
 	h.LastEvent = d.time()
+	h.FirstEvent = d.timeRel(h.LastEvent)
 }
 
 // New returns the empty profile of an entity of the given kind, or nil if

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +31,14 @@ func ctEvent(at time.Time, source, name, ip, ua, errCode string) *event.Event {
 	}
 }
 
+// withID gives a CloudTrail event an eventID.
+func withID(ev *event.Event, id string) *event.Event {
+	ev.CloudTrail.EventID = id
+	return ev
+}
+
+// flowEvent is a version-5 record without flow-direction: the direction
+// comes from the addresses.
 func flowEvent(at time.Time, src, dst string, sport, dport uint16, action event.FlowAction) *event.Event {
 	return &event.Event{
 		Source: event.SourceVPCFlow, Time: at, Account: "111122223333", Region: "us-east-1",
@@ -56,6 +64,53 @@ func dnsEvent(at time.Time, name, src string) *event.Event {
 	}
 }
 
+// observe applies ev to p as the engine does, without detectors.
+func observe(p Profile, ev *event.Event) []OrientedFlow {
+	switch p := p.(type) {
+	case *Principal:
+		p.Observe(ev)
+	case *Network:
+		return p.Observe(ev, nil)
+	}
+	return nil
+}
+
+func mustMarshal(t testing.TB, p Profile) []byte {
+	t.Helper()
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkOrderIndependent applies evs to fresh profiles made by fresh, in
+// order and in n seeded random orders, and requires the same encoding.
+func checkOrderIndependent(t *testing.T, fresh func() Profile, evs []*event.Event, n int) []byte {
+	t.Helper()
+	apply := func(evs []*event.Event) []byte {
+		p := fresh()
+		for _, ev := range evs {
+			observe(p, ev)
+		}
+		return mustMarshal(t, p)
+	}
+	want := apply(evs)
+	r := rand.New(rand.NewPCG(uint64(len(evs)), 9))
+	perm := append([]*event.Event(nil), evs...)
+	for i := range n {
+		r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		if got := apply(perm); !bytes.Equal(got, want) {
+			q, _ := Unmarshal(fresh().Kind(), got)
+			w, _ := Unmarshal(fresh().Kind(), want)
+			gj, _ := json.Marshal(q)
+			wj, _ := json.Marshal(w)
+			t.Fatalf("permutation %d gives another profile:\n%s\nwant\n%s", i, gj, wj)
+		}
+	}
+	return want
+}
+
 func TestNew(t *testing.T) {
 	p := New(event.KindPrincipal, "143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
 	if p == nil || p.Kind() != event.KindPrincipal {
@@ -77,290 +132,45 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestPrincipalObserve(t *testing.T) {
-	p := NewPrincipal("143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
-	p.Observe(ctEvent(t0.Add(time.Minute), "cloudtrail.amazonaws.com", "StopLogging", "86.245.153.234", "aws-cli/2", ""))
-	p.Observe(ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "86.245.153.234", "aws-cli/2", "AccessDenied"))
-	p.Observe(ctEvent(t0.Add(2*time.Minute), "iam.amazonaws.com", "ListUsers", "86.245.153.235", "aws-cli/2", ""))
-	if p.Events != 3 || p.Errors != 1 {
-		t.Errorf("events %d errors %d, want 3 and 1", p.Events, p.Errors)
-	}
-	if !p.FirstEvent.Equal(t0) || !p.LastEvent.Equal(t0.Add(2*time.Minute)) {
-		t.Errorf("first/last = %v/%v", p.FirstEvent, p.LastEvent)
-	}
-	if p.Type != "IAMUser" || p.UserName != "christophe" || p.PrincipalID != "AIDAOC1SYDVN0AF0FMMR" {
-		t.Errorf("identity = %q %q %q", p.Type, p.UserName, p.PrincipalID)
-	}
-	s := p.APIs.Find("cloudtrail:StopLogging")
-	if s == nil || s.Count != 2 || !s.FirstSeen.Equal(t0) || !s.LastSeen.Equal(t0.Add(time.Minute)) {
-		t.Errorf("cloudtrail:StopLogging = %+v", s)
-	}
-	if len(p.APIs) != 2 || len(p.SourceIPs) != 2 || len(p.UserAgents) != 1 {
-		t.Errorf("sets = %d APIs, %d IPs, %d UAs", len(p.APIs), len(p.SourceIPs), len(p.UserAgents))
-	}
-	// Role sessions are named after the role.
-	ev := ctEvent(t0, "sts.amazonaws.com", "GetCallerIdentity", "10.0.0.1", "", "")
-	ev.CloudTrail.Identity = event.Identity{Type: "AssumedRole", ARN: "arn:aws:sts::1:assumed-role/web/i-1", SessionIssuerUserName: "web"}
-	p.Observe(ev)
-	if p.Type != "AssumedRole" || p.UserName != "web" {
-		t.Errorf("role identity = %q %q", p.Type, p.UserName)
-	}
-}
-
-// TestPrincipalCaps drives a principal far past every cap: the profile
-// keeps the most recent values and its encoding stays bounded.
-func TestPrincipalCaps(t *testing.T) {
-	p := NewPrincipal("1", "us-east-1", "arn:aws:iam::1:user/enum")
-	ua := strings.Repeat("é", MaxValueLen) // 2 bytes per rune: the cut must not split one
-	for i := range 5000 {
-		at := t0.Add(time.Duration(i) * time.Second)
-		p.Observe(ctEvent(at, "ec2.amazonaws.com", fmt.Sprintf("Describe%04d", i), fmt.Sprintf("198.51.%d.%d", i/256, i%256), fmt.Sprintf("%d%s", i, ua), ""))
-	}
-	if len(p.APIs) != MaxAPIs || len(p.SourceIPs) != MaxSourceIPs || len(p.UserAgents) != MaxUserAgents {
-		t.Fatalf("sets = %d/%d/%d, want the caps %d/%d/%d", len(p.APIs), len(p.SourceIPs), len(p.UserAgents), MaxAPIs, MaxSourceIPs, MaxUserAgents)
-	}
-	if p.APIs.Find("ec2:Describe4999") == nil || p.APIs.Find("ec2:Describe0000") != nil {
-		t.Error("eviction did not keep the most recent API and drop the oldest")
-	}
-	for _, u := range p.UserAgents {
-		if len(u.Value) > MaxValueLen || !utf8Valid(u.Value) {
-			t.Fatalf("user agent of %d bytes (valid UTF-8 %v)", len(u.Value), utf8Valid(u.Value))
-		}
-	}
-	b, _ := p.MarshalBinary()
-	if len(b) > 128<<10 {
-		t.Errorf("encoding of a capped principal is %d bytes", len(b))
-	}
-	t.Logf("capped principal: %d bytes", len(b))
-}
-
-func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
-
-func TestNetworkOrient(t *testing.T) {
-	type rec struct {
-		src, dst string
-		dir      event.Direction
-	}
-	for _, tc := range []struct {
-		name      string
-		learn     []rec // records observed first
-		dns       string
-		rec       rec
-		wantLocal string
-		outbound  bool
-		known     bool
-	}{
-		{name: "flow-direction egress", rec: rec{"10.0.1.25", "10.0.1.26", event.DirectionEgress}, wantLocal: "10.0.1.25", outbound: true, known: true},
-		{name: "flow-direction ingress", rec: rec{"10.0.1.26", "10.0.1.25", event.DirectionIngress}, wantLocal: "10.0.1.25", known: true},
-		{name: "private to public is outbound", rec: rec{"10.0.1.25", "1.1.1.1", 0}, wantLocal: "10.0.1.25", outbound: true, known: true},
-		{name: "public to private is inbound", rec: rec{"198.51.100.7", "10.0.1.25", 0}, wantLocal: "10.0.1.25", known: true},
-		{name: "shared address space is private", rec: rec{"100.64.3.4", "8.8.8.8", 0}, wantLocal: "100.64.3.4", outbound: true, known: true},
-		{name: "two private, nothing learned: guess", rec: rec{"10.0.1.26", "10.0.1.25", 0}, wantLocal: "10.0.1.26", outbound: true},
-		{
-			name:  "two private, local learned from public traffic",
-			learn: []rec{{"10.0.1.25", "52.216.229.53", 0}},
-			rec:   rec{"10.0.1.26", "10.0.1.25", 0}, wantLocal: "10.0.1.25", known: true,
-		},
-		{
-			name: "two private, local learned from a DNS query", dns: "10.0.1.25",
-			rec: rec{"10.0.1.26", "10.0.1.25", 0}, wantLocal: "10.0.1.25", known: true,
-		},
-		{
-			name:  "two private, local learned from candidates",
-			learn: []rec{{"10.0.1.25", "10.0.2.9", 0}, {"10.0.3.3", "10.0.1.25", 0}},
-			rec:   rec{"10.0.1.26", "10.0.1.25", 0}, wantLocal: "10.0.1.25", known: true,
-		},
-		{
-			name:  "two private, same pair only: still a guess",
-			learn: []rec{{"10.0.1.25", "10.0.1.26", 0}, {"10.0.1.26", "10.0.1.25", 0}},
-			rec:   rec{"10.0.1.26", "10.0.1.25", 0}, wantLocal: "10.0.1.26", outbound: true,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			n := NewNetwork("111122223333", "us-east-1", "i-1")
-			for i, r := range tc.learn {
-				ev := flowEvent(t0.Add(time.Duration(i)*time.Second), r.src, r.dst, 40000, 443, event.ActionAccept)
-				ev.Flow.Direction = r.dir
-				n.Observe(ev)
-			}
-			if tc.dns != "" {
-				n.Observe(dnsEvent(t0, "example.com", tc.dns))
-			}
-			ev := flowEvent(t0.Add(time.Minute), tc.rec.src, tc.rec.dst, 40000, 22, event.ActionAccept)
-			ev.Flow.Direction = tc.rec.dir
-			n.Observe(ev)
-			o := n.Orient(ev.Flow)
-			if o.Local != netip.MustParseAddr(tc.wantLocal) || o.Outbound != tc.outbound || o.Known != tc.known {
-				t.Fatalf("Orient = local %s outbound %v known %v; want %s %v %v (learned %v)",
-					o.Local, o.Outbound, o.Known, tc.wantLocal, tc.outbound, tc.known, n.LocalAddrs)
-			}
-			if o.Outbound && (o.LocalPort != 40000 || o.RemotePort != 22) || !o.Outbound && (o.LocalPort != 22 || o.RemotePort != 40000) {
-				t.Fatalf("ports local %d remote %d", o.LocalPort, o.RemotePort)
-			}
-		})
-	}
-}
-
-func TestNetworkObserveCounters(t *testing.T) {
-	n := NewNetwork("111122223333", "us-east-1", "i-00779ebad43b2470d")
-	n.Observe(flowEvent(t0, "10.0.1.25", "1.1.1.1", 40612, 853, event.ActionAccept))
-	n.Observe(flowEvent(t0, "1.1.1.1", "10.0.1.25", 853, 40612, event.ActionAccept))
-	n.Observe(flowEvent(t0, "203.0.113.99", "10.0.1.25", 51514, 3389, event.ActionReject))
-	nodata := flowEvent(t0, "10.0.1.25", "1.1.1.1", 0, 0, event.ActionNone)
-	nodata.Flow.LogStatus, nodata.Flow.Src, nodata.Flow.Dst = event.StatusNoData, netip.Addr{}, netip.Addr{}
-	n.Observe(nodata)
-	skip := flowEvent(t0, "10.0.1.25", "1.1.1.1", 0, 0, event.ActionNone)
-	skip.Flow.LogStatus = event.StatusSkipData
-	n.Observe(skip)
-	n.Observe(dnsEvent(t0, "example.com", "10.0.1.25"))
-	want := [...]uint64{3, 2, 1, 1, 1, 120, 240, 2, 4, 1}
-	got := [...]uint64{n.Flows, n.Accepted, n.Rejected, n.NoData, n.SkipData, n.BytesOut, n.BytesIn, n.PacketsOut, n.PacketsIn, n.DNSQueries}
-	if got != want {
-		t.Errorf("counters = %v, want %v", got, want)
-	}
-	if n.InstanceID != "i-00779ebad43b2470d" || len(n.ENIs) != 1 || n.ENIs[0].VPCID != "vpc-0123456789abcdef0" {
-		t.Errorf("identity = %q %+v", n.InstanceID, n.ENIs)
-	}
-	if e, ok := n.LatestENI(); !ok || e.ID != "eni-0a1b2c3d4e5f67890" {
-		t.Errorf("LatestENI = %+v %v", e, ok)
-	}
-	if len(n.LocalAddrs) != 1 || !n.IsLocal(netip.MustParseAddr("10.0.1.25")) {
-		t.Errorf("local addresses = %v", n.LocalAddrs)
-	}
-}
-
-// TestNetworkCaps floods every list of a network profile.
-func TestNetworkCaps(t *testing.T) {
-	n := NewNetwork("1", "us-east-1", "i-1")
-	const w = 10 * time.Minute
-	for i := range 3000 {
-		at := t0.Add(time.Duration(i) * time.Millisecond)
-		remote := netip.AddrFrom4([4]byte{198, 51, byte(i / 256), byte(i % 256)})
-		ev := flowEvent(at, "10.0.1.25", remote.String(), 40000, uint16(i), event.ActionAccept)
-		ev.Flow.InterfaceID = fmt.Sprintf("eni-%04d", i)
-		ev.Flow.Src = netip.AddrFrom4([4]byte{10, 0, byte(i / 256), byte(i % 256)})
-		ev.Flow.Direction = event.DirectionEgress
-		n.Observe(ev)
-		n.Probes.Observe(remote, uint16(i), at, w)
-		n.Probes.Observe(netip.MustParseAddr("203.0.113.1"), uint16(i), at, w)
-		n.SSHInbound.Observe(remote, uint16(i), at, w)
-		n.SSHOutbound.Observe(remote, uint16(i), at, w)
-		n.SSHFanout.Observe(remote, at, w)
-		n.DNSTunnel.Observe(fmt.Sprintf("%s-%d.example", strings.Repeat("d", 200), i), uint32(i), at, w)
-	}
-	if len(n.ENIs) != MaxENIs || len(n.LocalAddrs) != MaxLocalAddrs {
-		t.Errorf("ENIs %d, local addresses %d; want %d, %d", len(n.ENIs), len(n.LocalAddrs), MaxENIs, MaxLocalAddrs)
-	}
-	for name, l := range map[string]int{"probes": len(n.Probes), "sshInbound": len(n.SSHInbound), "sshOutbound": len(n.SSHOutbound)} {
-		if l != MaxRemoteWindows {
-			t.Errorf("%s has %d windows, want %d", name, l, MaxRemoteWindows)
-		}
-	}
-	if len(n.DNSTunnel) != MaxDomainWindows || len(n.SSHFanout.Addrs) != MaxFanoutAddrs {
-		t.Errorf("dns windows %d, fan-out addresses %d", len(n.DNSTunnel), len(n.SSHFanout.Addrs))
-	}
-	// The busy remote survives the churn and its window is capped.
-	busy := n.Probes.Find(netip.MustParseAddr("203.0.113.1"))
-	if busy == nil || len(busy.Ports) != MaxWindowPorts || busy.Count != 3000 {
-		t.Fatalf("busy remote window = %+v", busy)
-	}
-	b, _ := n.MarshalBinary()
-	if len(b) > 256<<10 {
-		t.Errorf("encoding of a flooded network profile is %d bytes", len(b))
-	}
-	t.Logf("flooded network profile: %d bytes", len(b))
-	if err := new(Network).UnmarshalBinary(b); err != nil {
-		t.Fatalf("a capped profile does not decode: %v", err)
-	}
-}
-
-func TestPortWindowSliding(t *testing.T) {
-	var w PortWindows
-	r := netip.MustParseAddr("198.51.100.7")
-	const win = time.Minute
-	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	for i := range 5 {
-		w.Observe(r, uint16(1000+i), at(i*10), win) // 0s..40s
-	}
-	pw := w.Observe(r, 1000, at(45), win) // a repeat refreshes port 1000
-	if len(pw.Ports) != 5 || pw.Count != 6 || !pw.Last.Equal(at(45)) {
-		t.Fatalf("window = %+v", pw)
-	}
-	pw = w.Observe(r, 1005, at(-5), win) // out of order: counts
-	if len(pw.Ports) != 6 {
-		t.Fatalf("out-of-order observation = %+v", pw)
-	}
-	// At 85s the ports last seen before 25s have left the window: 1001
-	// (10s) and 1002 (20s); 1000 was refreshed at 45s.
-	pw = w.Observe(r, 2000, at(85), win)
-	if got := pw.Ports.Keys(); !slices.Equal(got, []uint16{1000, 1003, 1004, 2000}) {
-		t.Fatalf("ports at 85s = %v, want [1000 1003 1004 2000]", got)
-	}
-	// Report: once per window.
-	if !pw.Report(at(85), win) || pw.Report(at(100), win) || pw.Report(at(145), win) || !pw.Report(at(146), win) {
-		t.Fatalf("Report did not allow exactly one finding per window: %v", pw.Reported)
-	}
-	// Adding a remote drops windows that ended.
-	w.Observe(netip.MustParseAddr("198.51.100.8"), 1, at(600), win)
-	if len(w) != 1 || w[0].Remote != netip.MustParseAddr("198.51.100.8") {
-		t.Fatalf("expired windows kept: %+v", w)
-	}
-	// A full window replaces its least recently seen port.
-	var full PortWindows
-	for i := range MaxWindowPorts + 1 {
-		full.Observe(r, uint16(i), at(i), time.Hour)
-	}
-	if got := full[0].Ports.Keys(); len(got) != MaxWindowPorts || got[0] != 1 || got[len(got)-1] != MaxWindowPorts {
-		t.Fatalf("full window keys %v", got)
-	}
-}
-
-func TestDomainWindow(t *testing.T) {
-	var w DomainWindows
-	for i := range 10 {
-		w.Observe("hidemyself.org", uint32(i%4), t0.Add(time.Duration(i)*time.Second), time.Minute)
-	}
-	dw := w.Find("hidemyself.org")
-	if dw == nil || len(dw.Names) != 4 || dw.Count != 10 {
-		t.Fatalf("window = %+v", dw)
-	}
-	if w.Observe(strings.Repeat("a", MaxDomainLen+1), 1, t0, time.Minute) != nil || len(w) != 1 {
-		t.Fatal("an over-long domain was accepted")
-	}
-	var a AddrWindow
-	a.Observe(netip.MustParseAddr("198.51.100.2"), t0, time.Minute)
-	a.Observe(netip.MustParseAddr("198.51.100.1"), t0, time.Minute)
-	a.Observe(netip.MustParseAddr("198.51.100.1"), t0, time.Minute)
-	if len(a.Addrs) != 2 || a.Count != 3 {
-		t.Fatalf("address window = %+v", a)
-	}
-	a.Observe(netip.MustParseAddr("198.51.100.3"), t0.Add(2*time.Minute), time.Minute)
-	if len(a.Addrs) != 1 || a.Addrs[0].Key != netip.MustParseAddr("198.51.100.3") {
-		t.Fatalf("address window did not slide: %+v", a)
-	}
-}
-
 // richPrincipal and richNetwork fill every field of the profiles.
 func richPrincipal() *Principal {
 	p := NewPrincipal("143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
-	p.Observe(ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "86.245.153.234", "stratus-red-team_c97089f1", ""))
-	p.Observe(ctEvent(t0.Add(time.Second+500*time.Microsecond), "iam.amazonaws.com", "ListUsers", "2001:db8::1", "aws-cli/2.15", "AccessDenied"))
+	p.Observe(withID(ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "86.245.153.234", "stratus-red-team_c97089f1", ""),
+		"6b7f7e5b-6e4a-4c1a-9f8e-0d2f5a0b1c3d"))
+	p.Observe(withID(ctEvent(t0.Add(time.Second+500*time.Microsecond), "iam.amazonaws.com", "ListUsers", "2001:db8::1", "aws-cli/2.15", "AccessDenied"),
+		"1f0e9d8c-7b6a-5948-3726-1504f3e2d1c0"))
+	role := ctEvent(t0.Add(-time.Hour), "sts.amazonaws.com", "GetCallerIdentity", "86.245.153.234", "aws-cli/2.15", "")
+	role.CloudTrail.Identity = event.Identity{Type: "AssumedRole", ARN: "arn:aws:sts::143434273843:assumed-role/web/i-1", SessionIssuerUserName: "web"}
+	p.Observe(role)
 	return p
 }
 
 func richNetwork() *Network {
 	n := NewNetwork("111122223333", "us-east-1", "i-00779ebad43b2470d")
-	n.Observe(flowEvent(t0, "10.0.1.25", "1.1.1.1", 40612, 853, event.ActionAccept))
-	n.Observe(flowEvent(t0, "10.0.9.9", "10.0.9.8", 1, 2, event.ActionAccept)) // leaves candidates
-	n.Observe(dnsEvent(t0, "example.com", "10.0.1.25"))
-	n.LocalCandidates = []netip.Addr{netip.MustParseAddr("10.0.9.8"), netip.MustParseAddr("fd00::1")}
-	n.Probes.Observe(netip.MustParseAddr("10.0.1.26"), 22, t0, time.Minute)
-	n.Probes.Observe(netip.MustParseAddr("10.0.1.26"), 80, t0.Add(time.Second+time.Millisecond), time.Minute).Report(t0, time.Minute)
-	n.SSHInbound.Observe(netip.MustParseAddr("198.51.100.7"), 49152, t0, time.Minute)
-	n.SSHOutbound.Observe(netip.MustParseAddr("2001:db8::7"), 40000, t0, time.Minute)
-	n.SSHFanout.Observe(netip.MustParseAddr("198.51.100.8"), t0, time.Minute)
-	n.SSHFanout.Report(t0.Add(time.Second), time.Minute)
-	n.DNSTunnel.Observe("hidemyself.org", 0xdeadbeef, t0, time.Minute)
+	n.Observe(flowEvent(t0, "10.0.1.25", "1.1.1.1", 40612, 853, event.ActionAccept), nil) // teaches 10.0.1.25
+	n.Observe(flowEvent(t0, "10.0.9.9", "10.0.9.8", 1, 2, event.ActionAccept), nil)       // parked
+	n.Observe(flowEvent(t0.Add(time.Second), "10.0.9.9", "10.0.9.7", 3, 4, event.ActionReject), nil)
+	v2 := flowEvent(t0.Add(2*time.Second+time.Millisecond), "fd00::9", "fd00::8", 5, 6, event.ActionAccept)
+	v2.Flow.Version, v2.Flow.InterfaceID, v2.Flow.VPCID, v2.Flow.SubnetID = 2, "eni-0b0b0b0b0b0b0b0b0", "", ""
+	n.Observe(v2, nil)
+	nodata := flowEvent(t0, "10.0.1.25", "1.1.1.1", 0, 0, event.ActionNone)
+	nodata.Flow.LogStatus = event.StatusNoData
+	n.Observe(nodata, nil)
+	skip := flowEvent(t0, "10.0.1.25", "1.1.1.1", 0, 0, event.ActionNone)
+	skip.Flow.LogStatus = event.StatusSkipData
+	n.Observe(skip, nil)
+	n.Observe(dnsEvent(t0.Add(-time.Minute), "example.com", "10.0.1.25"), nil)
+	r := n.Observe(flowEvent(t0, "10.0.1.25", "10.0.1.26", 40000, 22, event.ActionAccept), nil)[0]
+	const w = 10 * time.Minute
+	n.ObserveProbe(r.Remote, 22, t0, r.Exemplar(), w, 25)
+	n.ObserveProbe(r.Remote, 80, t0.Add(5*time.Minute+time.Millisecond), r.Exemplar(), w, 25)
+	n.ObserveProbe(netip.MustParseAddr("10.0.1.27"), 443, t0, r.Exemplar(), w, 25)
+	n.ObserveSSHInbound(netip.MustParseAddr("198.51.100.7"), 49152, t0, r.Exemplar(), w, 10)
+	n.ObserveSSHOutbound(netip.MustParseAddr("2001:db8::7"), 40000, t0, r.Exemplar(), w, 20)
+	n.ObserveSSHFanout(netip.MustParseAddr("198.51.100.8"), t0, r.Exemplar(), w, 30)
+	ex := DNSExemplar{Name: "aGVsbG8gd29ybGQ.hidemyself.org", Src: netip.MustParseAddr("10.0.1.25"), VPC: "vpc-0123456789abcdef0",
+		Owner: "111122223333", Transport: "UDP", Blocked: true}
+	n.ObserveDNSTunnel("hidemyself.org", 0xdeadbeef, t0, ex, w, 30)
 	return n
 }
 
@@ -370,10 +180,7 @@ func TestRoundTrip(t *testing.T) {
 		NewPrincipal("", "", ""), NewNetwork("", "", ""),
 	} {
 		t.Run(fmt.Sprintf("%T", p), func(t *testing.T) {
-			b, err := p.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := mustMarshal(t, p)
 			q, err := Unmarshal(p.Kind(), b)
 			if err != nil {
 				t.Fatal(err)
@@ -381,8 +188,7 @@ func TestRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(p, q) {
 				t.Fatalf("round trip differs:\n%+v\n%+v", p, q)
 			}
-			b2, _ := q.MarshalBinary()
-			if !bytes.Equal(b, b2) {
+			if b2 := mustMarshal(t, q); !bytes.Equal(b, b2) {
 				t.Fatal("re-encoding differs")
 			}
 			j1, _ := json.Marshal(p)
@@ -395,9 +201,23 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestRichProfilesAreRich(t *testing.T) {
+	p, n := richPrincipal(), richNetwork()
+	if len(p.EventIDs) != 2 || p.Errors != 1 || len(p.APIs) != 3 || p.Type != "IAMUser" {
+		t.Errorf("principal: %+v", p)
+	}
+	if len(n.ENIs) != 2 || len(n.LocalAddrs) != 1 || len(n.Cooccur) < 4 || len(n.Parked) != 3 || n.BytesUnknown == 0 ||
+		n.NoData != 1 || n.SkipData != 1 || n.Rejected != 1 || n.DNSQueries != 1 || n.InstanceID == "" ||
+		len(n.Probes.Panes) != 3 || len(n.SSHInbound.Panes) != 1 || len(n.SSHOutbound.Panes) != 1 ||
+		len(n.SSHFanout.Panes) != 1 || len(n.DNSTunnel.Panes) != 1 {
+		b, _ := json.MarshalIndent(n, "", " ")
+		t.Errorf("network:\n%s", b)
+	}
+}
+
 func TestUnmarshalErrors(t *testing.T) {
-	pb, _ := richPrincipal().MarshalBinary()
-	nb, _ := richNetwork().MarshalBinary()
+	pb := mustMarshal(t, richPrincipal())
+	nb := mustMarshal(t, richNetwork())
 	// Every proper prefix of a valid encoding is an error, never a panic.
 	for kind, b := range map[event.EntityKind][]byte{event.KindPrincipal: pb, event.KindNetwork: nb} {
 		for i := range b {
@@ -415,10 +235,12 @@ func TestUnmarshalErrors(t *testing.T) {
 	if _, err := Unmarshal(event.KindUnknown, pb); err == nil {
 		t.Error("unknown kind accepted")
 	}
-	bad := bytes.Clone(pb)
-	bad[0] = 9
-	if _, err := Unmarshal(event.KindPrincipal, bad); err == nil || !strings.Contains(err.Error(), "version") {
-		t.Errorf("version 9: %v", err)
+	for v, want := range map[byte]string{9: "unknown encoding version 9", 1: "obsolete"} {
+		bad := bytes.Clone(pb)
+		bad[0] = v
+		if _, err := Unmarshal(event.KindPrincipal, bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("version %d: %v, want %q", v, err, want)
+		}
 	}
 	// A count above the cap is refused before anything is allocated.
 	e := encoder{}
@@ -428,6 +250,7 @@ func TestUnmarshalErrors(t *testing.T) {
 	for range 4 {
 		e.str("")
 	}
+	e.timeRel(time.Time{}, time.Time{})
 	e.uvarint(0)
 	e.uvarint(1 << 40) // APIs
 	if _, err := Unmarshal(event.KindPrincipal, e.b); err == nil || !strings.Contains(err.Error(), "cap") {
@@ -436,17 +259,34 @@ func TestUnmarshalErrors(t *testing.T) {
 	// Unsorted sets are refused: lookups binary-search them.
 	p := richPrincipal()
 	p.APIs[0], p.APIs[1] = p.APIs[1], p.APIs[0]
-	b, _ := p.MarshalBinary()
-	if _, err := Unmarshal(event.KindPrincipal, b); err == nil || !strings.Contains(err.Error(), "sorted") {
+	if _, err := Unmarshal(event.KindPrincipal, mustMarshal(t, p)); err == nil || !strings.Contains(err.Error(), "sorted") {
 		t.Errorf("unsorted APIs: %v", err)
+	}
+	p = richPrincipal()
+	p.EventIDs[0], p.EventIDs[1] = p.EventIDs[1], p.EventIDs[0]
+	if _, err := Unmarshal(event.KindPrincipal, mustMarshal(t, p)); err == nil {
+		t.Error("unsorted event ids accepted")
+	}
+	for name, mess := range map[string]func(n *Network){
+		"local addresses": func(n *Network) { n.LocalAddrs = append(n.LocalAddrs, netip.MustParseAddr("10.0.0.1")) },
+		"parked":          func(n *Network) { n.Parked[0], n.Parked[1] = n.Parked[1], n.Parked[0] },
+		"cooccur":         func(n *Network) { n.Cooccur[0], n.Cooccur[1] = n.Cooccur[1], n.Cooccur[0] },
+		"panes":           func(n *Network) { n.Probes.Panes[0], n.Probes.Panes[1] = n.Probes.Panes[1], n.Probes.Panes[0] },
+		"keys":            func(n *Network) { n.Probes.Panes[0].Keys = append(n.Probes.Panes[0].Keys, 1) },
+	} {
+		n := richNetwork()
+		mess(n)
+		if _, err := Unmarshal(event.KindNetwork, mustMarshal(t, n)); err == nil || !strings.Contains(err.Error(), "sorted") && !strings.Contains(err.Error(), "key") {
+			t.Errorf("unsorted %s: %v", name, err)
+		}
 	}
 	// A failed decode leaves the profile unchanged.
 	q := richNetwork()
-	before, _ := q.MarshalBinary()
+	before := mustMarshal(t, q)
 	if err := q.UnmarshalBinary(nb[:len(nb)/2]); err == nil {
 		t.Fatal("half an encoding decoded")
 	}
-	if after, _ := q.MarshalBinary(); !bytes.Equal(before, after) {
+	if after := mustMarshal(t, q); !bytes.Equal(before, after) {
 		t.Error("a failed UnmarshalBinary changed the profile")
 	}
 }
@@ -465,6 +305,34 @@ func TestClip(t *testing.T) {
 	}
 }
 
+// TestProfileSizes: what most entities are (a principal seen a few times,
+// a quiet instance) encodes in a couple of hundred bytes.
+func TestProfileSizes(t *testing.T) {
+	p := NewPrincipal("143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
+	for i, name := range []string{"ListBuckets", "GetObject", "ListBuckets"} {
+		p.Observe(withID(ctEvent(t0.Add(time.Duration(i)*time.Hour), "s3.amazonaws.com", name, "86.245.153.234", "aws-cli/2.15.0 Python/3.11.6", ""),
+			fmt.Sprintf("3e5c%04d-1b2a-4c3d-8e9f-0a1b2c3d4e5f", i)))
+	}
+	n := NewNetwork("111122223333", "us-east-1", "i-00779ebad43b2470d")
+	for i := range 60 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		n.Observe(flowEvent(at, "10.0.1.25", "52.94.222.144", uint16(40000+i), 443, event.ActionAccept), nil)
+		n.Observe(flowEvent(at, "52.94.222.144", "10.0.1.25", 443, uint16(40000+i), event.ActionAccept), nil)
+		n.Observe(dnsEvent(at, "s3.amazonaws.com", "10.0.1.25"), nil)
+	}
+	for _, tc := range []struct {
+		p   Profile
+		max int
+	}{{p, 300}, {n, 300}} {
+		if b := mustMarshal(t, tc.p); len(b) > tc.max {
+			j, _ := json.MarshalIndent(tc.p, "", " ")
+			t.Errorf("%T encodes in %d bytes, want at most %d:\n%s", tc.p, len(b), tc.max, j)
+		} else {
+			t.Logf("%T: %d bytes", tc.p, len(b))
+		}
+	}
+}
+
 func BenchmarkMarshalNetwork(b *testing.B) {
 	n := richNetwork()
 	b.ReportAllocs()
@@ -476,7 +344,7 @@ func BenchmarkMarshalNetwork(b *testing.B) {
 }
 
 func BenchmarkUnmarshalNetwork(b *testing.B) {
-	buf, _ := richNetwork().MarshalBinary()
+	buf := mustMarshal(b, richNetwork())
 	b.ReportAllocs()
 	for b.Loop() {
 		var n Network
@@ -489,23 +357,42 @@ func BenchmarkUnmarshalNetwork(b *testing.B) {
 // A decoded event's strings share one buffer; a profile that kept one of
 // them would keep the whole event alive for as long as the entity lives.
 func TestProfilesCopyKeptStrings(t *testing.T) {
-	ev := ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "198.51.100.9", "aws-cli/2.15.0 Python/3.11", "")
-	b, err := ev.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
+	decode := func(ev *event.Event) *event.Event {
+		b, err := ev.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decoded event.Event
+		if err := decoded.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		return &decoded
 	}
-	var decoded event.Event
-	if err := decoded.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
+	ct := decode(withID(ctEvent(t0, "cloudtrail.amazonaws.com", "StopLogging", "198.51.100.9", "aws-cli/2.15.0 Python/3.11", ""), "e1"))
 	p := NewPrincipal("143434273843", "us-east-1", "arn:aws:iam::143434273843:user/christophe")
-	p.Observe(&decoded)
-	ct := decoded.CloudTrail
+	p.Observe(ct)
+	flow := decode(flowEvent(t0, "10.0.9.9", "10.0.9.8", 1, 2, event.ActionAccept))
+	n := NewNetwork("111122223333", "us-east-1", "i-00779ebad43b2470d")
+	n.Observe(flow, nil)
+	q := decode(dnsEvent(t0, "aGVsbG8gd29ybGQ.hidemyself.org", "10.0.1.25"))
+	domain := q.DNS.QueryName[len("aGVsbG8gd29ybGQ."):]
+	n.ObserveDNSTunnel(domain, 1, t0,
+		DNSExemplar{Name: q.DNS.QueryName, VPC: q.DNS.VPCID, Owner: q.DNS.AccountID, Transport: q.DNS.Transport}, time.Minute, 30)
+	pane, ex := n.DNSTunnel.Panes[0], n.DNSTunnel.Panes[0].Exemplar
 	for _, c := range []struct{ kept, src string }{
-		{p.UserAgents[0].Value, ct.UserAgent},
-		{p.SourceIPs[0].Value, ct.SourceIP},
-		{p.ARN, ct.Identity.ARN},
-		{p.UserName, ct.Identity.UserName},
+		{p.UserAgents[0].Value, ct.CloudTrail.UserAgent},
+		{p.SourceIPs[0].Value, ct.CloudTrail.SourceIP},
+		{p.ARN, ct.CloudTrail.Identity.ARN},
+		{p.UserName, ct.CloudTrail.Identity.UserName},
+		{n.InstanceID, flow.Flow.InstanceID},
+		{n.ENIs[0].ID, flow.Flow.InterfaceID},
+		{n.ENIs[0].VPCID, flow.Flow.VPCID},
+		{n.Parked[0].ENI, flow.Flow.InterfaceID},
+		{n.Parked[0].Subnet, flow.Flow.SubnetID},
+		{string(pane.Group), domain},
+		{ex.Name, q.DNS.QueryName},
+		{ex.VPC, q.DNS.VPCID},
+		{ex.Transport, q.DNS.Transport},
 	} {
 		if c.kept != c.src {
 			t.Fatalf("kept %q, event has %q", c.kept, c.src)

@@ -14,19 +14,46 @@ type Seen struct {
 	LastSeen  time.Time `json:"lastSeen"`
 }
 
-// SeenSet is a bounded set of values sorted by Value.
+// SeenSet is a bounded set of values sorted by Value. Count, FirstSeen and
+// LastSeen of a value are a sum, a min and a max, so they do not depend on
+// the order of the events. A full set keeps the values with the smallest
+// hashes (a bottom-k sample): which values those are depends only on the
+// values seen, never on their order, so a kept value was never dropped and
+// its figures are exact whatever the order. A value outside a full set
+// may or may not have been seen; Saturated says when that can be.
 type SeenSet []Seen
 
 func bySeenValue(e Seen, v string) int { return strings.Compare(e.Value, v) }
-func seenLast(e Seen) time.Time        { return e.LastSeen }
+
+// seenLess orders entries for eviction: the greatest hash goes first (a
+// hash collision is settled by the value).
+func seenLess(a, b Seen) bool {
+	ha, hb := valueHash(a.Value), valueHash(b.Value)
+	if ha != hb {
+		return ha > hb
+	}
+	return a.Value > b.Value
+}
+
+// valueHash is FNV-1a, 64 bits.
+func valueHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Saturated reports whether the set is full, so that a value it does not
+// hold may have been seen and dropped.
+func (s SeenSet) Saturated(max int) bool { return len(s) >= max }
 
 // Find returns the entry for value, or nil.
 func (s SeenSet) Find(value string) *Seen { return find(s, value, bySeenValue) }
 
-// observe records value at time t. When the set already holds max values,
-// a new value evicts the least recently seen other one. It reports whether
-// value is new to the set.
-func (s *SeenSet) observe(value string, t time.Time, max int) bool {
+// observe records value at time t in a set of at most max values.
+func (s *SeenSet) observe(value string, t time.Time, max int) {
 	i, ok := slices.BinarySearchFunc(*s, value, bySeenValue)
 	if ok {
 		e := &(*s)[i]
@@ -37,26 +64,30 @@ func (s *SeenSet) observe(value string, t time.Time, max int) bool {
 		if t.After(e.LastSeen) {
 			e.LastSeen = t
 		}
-		return false
+		return
 	}
-	*s, _ = insertCapped(*s, i, Seen{Value: strings.Clone(value), Count: 1, FirstSeen: t, LastSeen: t}, max, seenLast)
-	return true
+	// The value is copied only once kept: see keep.
+	if *s, i = insertBounded(*s, i, Seen{Value: value, Count: 1, FirstSeen: t, LastSeen: t}, max, seenLess); i >= 0 {
+		(*s)[i].Value = strings.Clone(value)
+	}
 }
 
-func (s SeenSet) encode(e *encoder) {
+// encode writes the set, its times relative to ref (the profile's latest
+// event time) and each FirstSeen relative to its LastSeen.
+func (s SeenSet) encode(e *encoder, ref time.Time) {
 	encodeList(e, s, func(v *Seen) {
 		e.str(v.Value)
 		e.uvarint(v.Count)
-		e.time(v.FirstSeen)
-		e.time(v.LastSeen)
+		e.timeRel(v.LastSeen, ref)
+		e.timeRel(v.FirstSeen, v.LastSeen)
 	})
 }
 
-func decodeSeenSet(d *decoder, what string, max, maxLen int) SeenSet {
+func decodeSeenSet(d *decoder, what string, max, maxLen int, ref time.Time) SeenSet {
 	return decodeList(d, what, max, func(v *Seen) {
 		v.Value = d.str(what, maxLen)
 		v.Count = d.Uvarint()
-		v.FirstSeen = d.time()
-		v.LastSeen = d.time()
+		v.LastSeen = d.timeRel(ref)
+		v.FirstSeen = d.timeRel(v.LastSeen)
 	}, func(prev, next *Seen) bool { return prev.Value < next.Value }, "%s: values not sorted")
 }

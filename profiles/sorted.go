@@ -2,12 +2,16 @@ package profiles
 
 import (
 	"slices"
-	"time"
 )
 
 // The sets and window lists of a profile are slices sorted by key and
-// capped: adding a key to a full one evicts its least recently seen entry.
-// These helpers are that logic, once for every list type.
+// bounded. A full list keeps its greatest entries by an order that does
+// not depend on arrival (most often (last seen, key)): adding an entry
+// drops the least one, which may be the new entry itself. So the kept
+// entries are a function of what was added, not of its order, as long as
+// a dropped entry is never added to again (after which its history is
+// lost: the documented inexactness of every cap). These helpers are that
+// logic, once for every list type.
 
 // find returns the entry of key in the sorted list s, or nil.
 func find[E, K any](s []E, key K, cmp func(E, K) int) *E {
@@ -18,24 +22,36 @@ func find[E, K any](s []E, key K, cmp func(E, K) int) *E {
 	return &s[i]
 }
 
-// insertCapped inserts v at index i of s; when s then holds more than max
-// entries, it drops the least recently seen entry other than v (the first
-// of equals, so eviction is deterministic). It returns s and v's index.
-func insertCapped[E any](s []E, i int, v E, max int, seen func(E) time.Time) ([]E, int) {
-	s = slices.Insert(s, i, v)
-	if len(s) <= max {
-		return s, i
+// insertBounded inserts v at index i of the sorted list s, keeping at most
+// max entries: when s is full, the least entry by less is dropped, or v
+// itself when no entry is greater than v. It returns s and v's index, or
+// -1 when v was dropped. A full list is not reallocated.
+//
+// less takes values: given a pointer to v, the compiler would move v to
+// the heap on every call.
+func insertBounded[E any](s []E, i int, v E, max int, less func(a, b E) bool) ([]E, int) {
+	if len(s) < max {
+		return slices.Insert(s, i, v), i
 	}
-	j := -1
-	for k := range s {
-		if k != i && (j < 0 || seen(s[k]).Before(seen(s[j]))) {
+	if len(s) == 0 {
+		return s, -1
+	}
+	j := 0
+	for k := 1; k < len(s); k++ {
+		if less(s[k], s[j]) {
 			j = k
 		}
 	}
-	s = slices.Delete(s, j, j+1)
-	if j < i {
-		i--
+	if !less(s[j], v) {
+		return s, -1
 	}
+	if j < i {
+		copy(s[j:i-1], s[j+1:i])
+		i--
+	} else {
+		copy(s[i+1:j+1], s[i:j])
+	}
+	s[i] = v
 	return s, i
 }
 

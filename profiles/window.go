@@ -1,273 +1,597 @@
 package profiles
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Windows count the distinct things (ports, hosts, query names) an entity
-// touched within the last `window` of event time: a sliding window that
-// remembers each distinct key with the time it was last seen and forgets
-// keys older than the window. Keys are capped; a full window forgets its
-// least recently seen key, which detection never needs because thresholds
-// are below the caps. A detector raises a finding when a window holds
-// enough keys, and calls Report so that a sustained attack raises one
-// occurrence per window length rather than one per event. The window
-// length is the detector's; profiles only keep the state and its caps.
+// Detection windows are hopping windows of event time: a detector with
+// window W counts in windows of length W that start every W/2, so every
+// event belongs to exactly two of them, and a burst shorter than W/2 lies
+// whole in both. Window j spans [j·W/2, j·W/2 + W). A window holds the
+// distinct keys (ports, hosts, query names) of its events, an event count
+// and its first and last event time.
+//
+// A profile stores panes rather than windows: pane k holds the events of
+// [k·W/2, (k+1)·W/2), and window j is the union of panes j and j+1, so
+// each event is stored once. A pane keeps the MaxWindowKeys smallest of
+// its distinct keys (a bottom-K set): the bottom-K of a union is the
+// bottom-K of the union of the bottom-K sets, so the window's key set, and
+// its size up to MaxWindowKeys, come out of its panes exactly. None of it
+// depends on the order of the events: a set, a count, a min and a max, and
+// the pane's exemplar (the event at its last time with the greatest
+// exemplar, see FlowExemplar), which the findings' details are made of.
+// Because detection thresholds are at most MaxWindowKeys, a window reaches
+// its threshold with the same event of its set's growth in any order.
+//
+// Panes are grouped by remote host or domain and kept in a list sorted by
+// (group, index). They are forgotten by event time, never by arrival:
+//
+//   - a pane is dropped once both windows it belongs to ended
+//     WindowLateness or more before the entity's latest event time, and an
+//     event that old is counted in the profile but not windowed;
+//   - a full list drops its least pane by (last event time, group, index),
+//     or does not add the new pane when that is the least.
+//
+// So the panes, and the findings raised from them, are a function of the
+// events applied. That is exact unless
+//
+//   - an event reaches its windows when the entity's latest event time is
+//     already WindowLateness or more past the event's own time (it arrived
+//     that late, or it waited parked that long, see orient.go), or
+//   - a pane list overflows its cap (MaxPortPanes, MaxDomainPanes): a pane
+//     dropped, or refused, in one order may be kept in another, and one
+//     dropped and seen again starts over.
 
-// Hit is one distinct key of a window and the event time it was last seen.
-type Hit[K comparable] struct {
-	Key K         `json:"key"`
-	At  time.Time `json:"at"`
+// Window caps and horizon.
+const (
+	// MaxWindowKeys bounds the distinct keys of a pane (and of a window).
+	// Detection needs only up to its threshold, and thresholds are clamped
+	// to it; the rest of a window's activity is counted in Count.
+	MaxWindowKeys = 64
+	// WindowLateness is how long after a window ends an event may still
+	// arrive for it. Flow logs and query logs are delivered within about
+	// 10 minutes, and the shards of a cluster interleave an entity's
+	// records within that; a replay of files interleaves them within the
+	// files' span. Six hours covers both with room, and keeps a quiet
+	// entity's windows few.
+	WindowLateness = 6 * time.Hour
+	// MaxPortPanes bounds each per-remote pane list (port-scan probes,
+	// inbound and outbound SSH attempts) and the SSH fan-out list. A pane
+	// takes 30 to 500 bytes encoded (a few keys to a full set with an IPv6
+	// exemplar); a busy host's quiet panes are the oldest and go first.
+	MaxPortPanes = 128
+	// MaxDomainPanes bounds the DNS-tunnelling panes: one per registrable
+	// domain with encoded-looking queries and half-window, each keeping a
+	// query name of up to 253 bytes.
+	MaxDomainPanes = 64
+)
+
+// paneIndex returns the index of the pane of length hop that holds t:
+// floor(t / hop) in Unix time.
+func paneIndex(t time.Time, hop time.Duration) int64 {
+	sec := t.Unix()
+	if hop%time.Second == 0 {
+		return floorDiv(sec, int64(hop/time.Second))
+	}
+	// Sub-second hops (tests): nanoseconds, clamped to what int64 holds.
+	const lim = math.MaxInt64/int64(time.Second) - 1
+	sec = max(min(sec, lim), -lim)
+	return floorDiv(sec*1e9+int64(t.Nanosecond()), int64(hop))
 }
 
-// Hits is the keys of a window in order of arrival.
-type Hits[K comparable] []Hit[K]
+// paneStart is the start of pane index: the inverse of paneIndex.
+func paneStart(index int64, hop time.Duration) time.Time {
+	if hop%time.Second == 0 {
+		return time.Unix(index*int64(hop/time.Second), 0).UTC()
+	}
+	return time.Unix(0, index*int64(hop)).UTC()
+}
 
-// observe drops the keys older than window before at, then records key at
-// at; when the window holds max keys, a new key replaces the least
-// recently seen one.
-func (h *Hits[K]) observe(key K, at time.Time, window time.Duration, max int) {
-	*h = slices.DeleteFunc(*h, func(x Hit[K]) bool { return at.Sub(x.At) > window })
-	for i := range *h {
-		if (*h)[i].Key == key {
-			if at.After((*h)[i].At) {
-				(*h)[i].At = at
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// liveFloor is the least index of a pane not yet forgotten when the
+// entity's latest event time is latest: window k (panes k and k+1) ends at
+// (k+2)·hop, and is forgotten once that is at or before latest minus
+// WindowLateness.
+func liveFloor(latest time.Time, hop time.Duration) int64 {
+	return paneIndex(latest.Add(-WindowLateness), hop) - 1
+}
+
+// group is the type panes are grouped by: a remote address, or a domain.
+type group[G any] interface {
+	comparable
+	Compare(G) int
+}
+
+// windowKey is the type of a pane's distinct keys.
+type windowKey interface{ ~uint16 | ~uint32 }
+
+// exemplar is what a pane keeps of the event at its last time. Of two
+// events at the same time, the greater by Compare is kept.
+type exemplar[X any] interface {
+	Compare(X) int
+	// kept returns a copy that does not share memory with a decoded event
+	// (see keep), reusing the strings of prev where they are equal.
+	kept(prev *X) X
+}
+
+// Pane is the activity of one group within one half-window.
+type Pane[G group[G], K windowKey, X exemplar[X]] struct {
+	Group G `json:"group"`
+	// Index places the pane: it spans [Index·hop, (Index+1)·hop).
+	Index int64     `json:"index"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// Count counts every event, repeated keys too.
+	Count uint64 `json:"count"`
+	// Keys are the MaxWindowKeys smallest distinct keys, sorted.
+	Keys     []K `json:"keys"`
+	Exemplar X   `json:"exemplar"`
+}
+
+// Windows is a detector's panes, sorted by (group, index).
+type Windows[G group[G], K windowKey, X exemplar[X]] struct {
+	// Hop is half the detector's window. A pane list observed with another
+	// window starts over.
+	Hop   time.Duration   `json:"hop"`
+	Panes []Pane[G, K, X] `json:"panes"`
+}
+
+// The windows of a network profile.
+type (
+	// PortWindows count distinct ports per remote host.
+	PortWindows = Windows[netip.Addr, uint16, FlowExemplar]
+	// AddrWindows count distinct remote hosts (as AddrKey hashes); they have
+	// one group, the zero address.
+	AddrWindows = Windows[netip.Addr, uint32, FlowExemplar]
+	// DomainWindows count distinct query names (as hashes) per domain.
+	DomainWindows = Windows[Domain, uint32, DNSExemplar]
+)
+
+// Domain is a registrable domain, the group of DNS-tunnelling panes.
+type Domain string
+
+// Compare orders domains as strings.
+func (d Domain) Compare(o Domain) int { return strings.Compare(string(d), string(o)) }
+
+// WindowHit is what adding an event did to one of the two windows that
+// contain it.
+type WindowHit struct {
+	// Index identifies the window: it spans [Index·hop, (Index+2)·hop), the
+	// panes Index and Index+1.
+	Index int64
+	// Reached is set when the window holds at least the threshold of
+	// distinct keys after the event.
+	Reached bool
+	// Crossed is set when it reached the threshold with this event: it did
+	// not before. It happens once per window, whatever the order.
+	Crossed bool
+}
+
+func paneLess[G group[G], K windowKey, X exemplar[X]](a, b *Pane[G, K, X]) bool {
+	if c := a.Last.Compare(b.Last); c != 0 {
+		return c < 0
+	}
+	if c := a.Group.Compare(b.Group); c != 0 {
+		return c < 0
+	}
+	return a.Index < b.Index
+}
+
+type paneKey[G any] struct {
+	group G
+	index int64
+}
+
+func byPane[G group[G], K windowKey, X exemplar[X]](p Pane[G, K, X], k paneKey[G]) int {
+	if c := p.Group.Compare(k.group); c != 0 {
+		return c
+	}
+	switch {
+	case p.Index < k.index:
+		return -1
+	case p.Index > k.index:
+		return 1
+	}
+	return 0
+}
+
+// observe adds key of group g at event time at, with exemplar ex, to the
+// panes of a detector with the given window, when the entity's latest
+// event time (this event included) is latest. It returns, for the two
+// windows containing at, whether they reached threshold (at most
+// MaxWindowKeys). Neither is set when the event is too late to be
+// windowed or its pane is the least of a full list.
+func (w *Windows[G, K, X]) observe(g G, key K, at time.Time, ex X, window time.Duration, latest time.Time, threshold, maxPanes int) (hits [2]WindowHit) {
+	hop := max(window/2, 1)
+	if w.Hop != hop {
+		clear(w.Panes)
+		w.Hop, w.Panes = hop, w.Panes[:0]
+	}
+	idx := paneIndex(at, hop)
+	floor := liveFloor(latest, hop)
+	if idx < floor {
+		return hits
+	}
+	i, ok := slices.BinarySearchFunc(w.Panes, paneKey[G]{g, idx}, byPane[G, K, X])
+	if !ok {
+		if i = w.insert(g, idx, at, ex, floor, maxPanes); i < 0 {
+			return hits
+		}
+	}
+	p := &w.Panes[i]
+	var prev, next []K
+	if i > 0 && w.Panes[i-1].Group == g && w.Panes[i-1].Index == idx-1 {
+		prev = w.Panes[i-1].Keys
+	}
+	if i+1 < len(w.Panes) && w.Panes[i+1].Group == g && w.Panes[i+1].Index == idx+1 {
+		next = w.Panes[i+1].Keys
+	}
+	lo, hi := reachUpTo(prev, p.Keys, threshold), reachUpTo(p.Keys, next, threshold)
+	loAfter, hiAfter := lo, hi
+	if insertBottomK(&p.Keys, key) {
+		loAfter, hiAfter = reachUpTo(prev, p.Keys, threshold), reachUpTo(p.Keys, next, threshold)
+	}
+	p.Count++
+	if at.Before(p.First) {
+		p.First = at
+	}
+	switch c := at.Compare(p.Last); {
+	case c > 0:
+		p.Last, p.Exemplar = at, ex.kept(&p.Exemplar)
+	case c == 0 && ex.Compare(p.Exemplar) > 0:
+		p.Exemplar = ex.kept(&p.Exemplar)
+	}
+	if idx-1 >= floor {
+		hits[0] = WindowHit{Index: idx - 1, Reached: loAfter >= threshold, Crossed: lo < threshold}
+	}
+	hits[1] = WindowHit{Index: idx, Reached: hiAfter >= threshold, Crossed: hi < threshold}
+	return hits
+}
+
+// insert adds the empty pane (g, idx) for an event at at and returns its
+// index, or -1 when the list is full and the new pane is the least. It
+// first drops the panes below floor, and reuses the keys of a dropped
+// pane, so that a busy list does not allocate.
+func (w *Windows[G, K, X]) insert(g G, idx int64, at time.Time, ex X, floor int64, maxPanes int) int {
+	var spare []K
+	j := 0
+	for _, p := range w.Panes {
+		if p.Index >= floor {
+			w.Panes[j] = p
+			j++
+		} else if spare == nil {
+			spare = p.Keys[:0]
+		}
+	}
+	clear(w.Panes[j:])
+	w.Panes = w.Panes[:j]
+	fresh := Pane[G, K, X]{Group: g, Index: idx, First: at, Last: at}
+	i, _ := slices.BinarySearchFunc(w.Panes, paneKey[G]{g, idx}, byPane[G, K, X])
+	if len(w.Panes) >= maxPanes {
+		least := 0
+		for k := 1; k < len(w.Panes); k++ {
+			if paneLess(&w.Panes[k], &w.Panes[least]) {
+				least = k
 			}
-			return
+		}
+		if !paneLess(&w.Panes[least], &fresh) {
+			return -1
+		}
+		spare = w.Panes[least].Keys[:0]
+		w.Panes = slices.Delete(w.Panes, least, least+1)
+		if least < i {
+			i--
 		}
 	}
-	if len(*h) >= max {
-		oldest := 0
-		for i, x := range *h {
-			if x.At.Before((*h)[oldest].At) {
-				oldest = i
-			}
-		}
-		*h = slices.Delete(*h, oldest, oldest+1)
+	// A neighbour's exemplar lends its strings (kept).
+	var near *X
+	switch {
+	case i < len(w.Panes):
+		near = &w.Panes[i].Exemplar
+	case i > 0:
+		near = &w.Panes[i-1].Exemplar
+	default:
+		near = new(X)
 	}
-	*h = append(*h, Hit[K]{key, at})
-}
-
-// Keys returns the keys.
-func (h Hits[K]) Keys() []K {
-	out := make([]K, len(h))
-	for i, x := range h {
-		out[i] = x.Key
+	fresh.Exemplar = ex.kept(near)
+	if spare == nil {
+		spare = make([]K, 0, 4)
 	}
-	return out
+	fresh.Keys = spare
+	w.Panes = slices.Insert(w.Panes, i, fresh)
+	return i
 }
 
-// encodeHits writes the hits, their times relative to last (windows are
-// short, so the offsets are small).
-func encodeHits[K comparable](e *encoder, h Hits[K], last time.Time, key func(*encoder, K)) {
-	encodeList(e, h, func(x *Hit[K]) {
-		key(e, x.Key)
-		e.varint(last.Unix() - x.At.Unix())
-		e.uvarint(uint64(x.At.Nanosecond()))
-	})
-}
-
-func decodeHits[K comparable](d *decoder, what string, max int, last time.Time, key func(*decoder) K) Hits[K] {
-	return decodeList(d, what, max, func(x *Hit[K]) {
-		x.Key = key(d)
-		off := d.Varint()
-		ns := d.Uvarint()
-		if d.Err == nil && ns >= 1e9 {
-			d.Failf("%s: bad time: %d nanoseconds", what, ns)
-		}
-		x.At = time.Unix(last.Unix()-off, int64(ns)).UTC()
-	}, nil, "")
-}
-
-// report is the Report of every window type.
-func report(reported *time.Time, at time.Time, window time.Duration) bool {
-	if !reported.IsZero() && at.Sub(*reported) <= window {
+// insertBottomK adds key to the sorted bottom-K set *s and reports whether
+// the set changed: not when key is present, nor when the set is full and
+// key is greater than all of it.
+func insertBottomK[K windowKey](s *[]K, key K) bool {
+	i, ok := slices.BinarySearch(*s, key)
+	switch {
+	case ok:
 		return false
+	case len(*s) < MaxWindowKeys:
+		*s = slices.Insert(*s, i, key)
+	case i == len(*s):
+		return false
+	default:
+		copy((*s)[i+1:], (*s)[i:len(*s)-1])
+		(*s)[i] = key
 	}
-	*reported = at
 	return true
 }
 
-// windowFor returns the window of key in the sorted list *w, adding fresh
-// for it when there is none: adding first drops the windows whose last
-// observation is older than window, then, if the list holds more than max,
-// the least recently seen one. The pointer is valid until the next call.
-func windowFor[S ~[]W, W, K any](w *S, key K, fresh W, at time.Time, window time.Duration, max int, cmp func(W, K) int, last func(W) time.Time) *W {
-	i, ok := slices.BinarySearchFunc(*w, key, cmp)
-	if !ok {
-		*w = slices.DeleteFunc(*w, func(e W) bool { return at.Sub(last(e)) > window })
-		i, _ = slices.BinarySearchFunc(*w, key, cmp)
-		*w, i = insertCapped(*w, i, fresh, max, last)
+// reachUpTo is distinctUpTo where only the comparison with limit matters:
+// below limit it may return more than the distinct keys (still below
+// limit), which spares the merge of small panes.
+func reachUpTo[K windowKey](a, b []K, limit int) int {
+	if len(a)+len(b) < limit {
+		return len(a) + len(b)
 	}
-	return &(*w)[i]
+	return distinctUpTo(a, b, limit)
 }
 
-// tick counts an observation at at in a window's count and last time.
-func tick(count *uint64, last *time.Time, at time.Time) {
-	*count++
-	if at.After(*last) {
-		*last = at
+// distinctUpTo returns the number of distinct keys of the union of the
+// sorted sets a and b, or limit if that is more.
+func distinctUpTo[K windowKey](a, b []K, limit int) int {
+	if len(a) >= limit || len(b) >= limit {
+		return limit
+	}
+	n, i, j := 0, 0, 0
+	for n < limit && (i < len(a) || j < len(b)) {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			i++
+		case i == len(a) || b[j] < a[i]:
+			j++
+		default:
+			i++
+			j++
+		}
+		n++
+	}
+	return n
+}
+
+// Window is the state of one window: the union of its two panes.
+type Window[G group[G], K windowKey, X exemplar[X]] struct {
+	Group G
+	// Index identifies the window (see WindowHit); Start is its start, and
+	// it ends at Start + 2·hop.
+	Index       int64
+	Start       time.Time
+	First, Last time.Time
+	// Count counts its events; Distinct its distinct keys, up to
+	// MaxWindowKeys.
+	Count    uint64
+	Distinct int
+	// Exemplar is the exemplar of its latest pane.
+	Exemplar X
+	// Crossed is set by Reached only: how many windows of the event
+	// reached their threshold with it.
+	Crossed int
+}
+
+// panes returns the panes of window index of group g.
+func (w *Windows[G, K, X]) panes(g G, index int64) (a, b *Pane[G, K, X]) {
+	i, ok := slices.BinarySearchFunc(w.Panes, paneKey[G]{g, index}, byPane[G, K, X])
+	if ok {
+		a = &w.Panes[i]
+		i++
+	}
+	if i < len(w.Panes) && w.Panes[i].Group == g && w.Panes[i].Index == index+1 {
+		b = &w.Panes[i]
+	}
+	return a, b
+}
+
+// Window returns the state of window index of group g (see WindowHit).
+func (w *Windows[G, K, X]) Window(g G, index int64) Window[G, K, X] {
+	a, b := w.panes(g, index)
+	win := Window[G, K, X]{Group: g, Index: index, Start: paneStart(index, w.Hop)}
+	var ka, kb []K
+	if a != nil {
+		win.First, win.Last, win.Count, win.Exemplar, ka = a.First, a.Last, a.Count, a.Exemplar, a.Keys
+	}
+	if b != nil {
+		if a == nil {
+			win.First = b.First
+		}
+		win.Last, win.Exemplar, kb = b.Last, b.Exemplar, b.Keys
+		win.Count += b.Count
+	}
+	win.Distinct = distinctUpTo(ka, kb, MaxWindowKeys)
+	return win
+}
+
+// Reached folds the windows of group g that an event reached (its hits)
+// into the state of one finding occurrence: the greater window by (last
+// event time, event count), First the earliest first event time of the
+// two, and Crossed how many of them reached their threshold with the
+// event. That is the merge (findings.Merge) of the two windows'
+// occurrences, built once: the greater window's details win, and two
+// windows that tie hold the same events (the event's pane alone), so
+// their details are the same. ok is false when neither was reached.
+func (w *Windows[G, K, X]) Reached(g G, hits [2]WindowHit) (win Window[G, K, X], ok bool) {
+	for _, h := range hits {
+		if !h.Reached {
+			continue
+		}
+		x := w.Window(g, h.Index)
+		if h.Crossed {
+			x.Crossed = 1
+		}
+		if !ok {
+			win, ok = x, true
+			continue
+		}
+		first, crossed := win.First, win.Crossed+x.Crossed
+		if x.First.Before(first) {
+			first = x.First
+		}
+		if c := x.Last.Compare(win.Last); c > 0 || c == 0 && x.Count > win.Count {
+			win = x
+		}
+		win.First, win.Crossed = first, crossed
+	}
+	return win, ok
+}
+
+// AppendKeys appends the distinct keys of window index of group g, sorted,
+// at most MaxWindowKeys, to dst.
+func (w *Windows[G, K, X]) AppendKeys(dst []K, g G, index int64) []K {
+	a, b := w.panes(g, index)
+	var ka, kb []K
+	if a != nil {
+		ka = a.Keys
+	}
+	if b != nil {
+		kb = b.Keys
+	}
+	n := 0
+	for (len(ka) > 0 || len(kb) > 0) && n < MaxWindowKeys {
+		switch {
+		case len(kb) == 0 || len(ka) > 0 && ka[0] < kb[0]:
+			dst, ka = append(dst, ka[0]), ka[1:]
+		case len(ka) == 0 || kb[0] < ka[0]:
+			dst, kb = append(dst, kb[0]), kb[1:]
+		default:
+			dst, ka, kb = append(dst, ka[0]), ka[1:], kb[1:]
+		}
+		n++
+	}
+	return dst
+}
+
+// Find returns the pane (g, index), or nil.
+func (w *Windows[G, K, X]) Find(g G, index int64) *Pane[G, K, X] {
+	return find(w.Panes, paneKey[G]{g, index}, byPane[G, K, X])
+}
+
+// encode writes the panes not yet forgotten when the entity's latest
+// event time is latest: the hop, then per pane its group (or a reference
+// to the previous pane's), its index as a delta, its times relative to
+// latest and to its last time, its count, its keys as deltas and its
+// exemplar (strings as references to the previous exemplar's).
+func (w *Windows[G, K, X]) encode(e *encoder, latest time.Time, group func(G), ex func(x, prev *X)) {
+	e.uvarint(uint64(w.Hop))
+	if w.Hop <= 0 {
+		e.count(0)
+		return
+	}
+	floor := liveFloor(latest, w.Hop)
+	n := 0
+	for i := range w.Panes {
+		if w.Panes[i].Index >= floor {
+			n++
+		}
+	}
+	e.count(n)
+	var prevGroup G
+	var prevIndex int64
+	prevEx := new(X)
+	for i := range w.Panes {
+		p := &w.Panes[i]
+		if p.Index < floor {
+			continue
+		}
+		if p.Group == prevGroup {
+			e.byte(0)
+		} else {
+			e.byte(1)
+			group(p.Group)
+		}
+		e.varint(p.Index - prevIndex)
+		e.timeRel(p.Last, latest)
+		e.timeRel(p.First, p.Last)
+		e.uvarint(p.Count)
+		e.count(len(p.Keys))
+		for j, k := range p.Keys {
+			if j == 0 {
+				e.uvarint(uint64(k))
+			} else {
+				e.uvarint(uint64(k - p.Keys[j-1] - 1))
+			}
+		}
+		ex(&p.Exemplar, prevEx)
+		prevGroup, prevIndex, prevEx = p.Group, p.Index, &p.Exemplar
 	}
 }
 
-// PortWindow counts the distinct ports one remote host was seen with
-// (probed ports for a scan, connection source ports for brute force).
-type PortWindow struct {
-	Remote netip.Addr `json:"remote"`
-	Last   time.Time  `json:"last"`
-	// Ports are the distinct ports of the last window, at most
-	// MaxWindowPorts.
-	Ports Hits[uint16] `json:"ports"`
-	// Count counts every observation since the window opened.
-	Count uint64 `json:"count"`
-	// Reported is when a finding was last raised from the window.
-	Reported time.Time `json:"reported"`
-}
-
-// Report records a finding raised at at and reports whether it may be
-// raised: not if one was raised within the last window.
-func (w *PortWindow) Report(at time.Time, window time.Duration) bool {
-	return report(&w.Reported, at, window)
-}
-
-// PortWindows is a bounded list of port windows sorted by remote address.
-type PortWindows []PortWindow
-
-func byRemote(e PortWindow, a netip.Addr) int { return e.Remote.Compare(a) }
-func portWindowLast(e PortWindow) time.Time   { return e.Last }
-
-// Find returns the window of remote, or nil.
-func (w PortWindows) Find(remote netip.Addr) *PortWindow { return find(w, remote, byRemote) }
-
-// Observe records port for remote at event time at and returns remote's
-// window. Adding a remote first drops the windows whose last observation
-// is older than window, then, if the list is full, the least recently
-// seen one. The pointer is valid until the next call.
-func (w *PortWindows) Observe(remote netip.Addr, port uint16, at time.Time, window time.Duration) *PortWindow {
-	pw := windowFor(w, remote, PortWindow{Remote: remote, Last: at}, at, window, MaxRemoteWindows, byRemote, portWindowLast)
-	pw.Ports.observe(port, at, window, MaxWindowPorts)
-	tick(&pw.Count, &pw.Last, at)
-	return pw
-}
-
-func (w PortWindows) encode(e *encoder) {
-	encodeList(e, w, func(pw *PortWindow) {
-		e.addr(pw.Remote)
-		e.time(pw.Last)
-		encodeHits(e, pw.Ports, pw.Last, (*encoder).uint16)
-		e.uvarint(pw.Count)
-		e.optTime(pw.Reported)
-	})
-}
-
-func decodePortWindows(d *decoder, what string) PortWindows {
-	return decodeList(d, what, MaxRemoteWindows, func(pw *PortWindow) {
-		pw.Remote = d.addr()
-		pw.Last = d.time()
-		pw.Ports = decodeHits(d, what+" ports", MaxWindowPorts, pw.Last, (*decoder).uint16)
-		pw.Count = d.Uvarint()
-		pw.Reported = d.optTime()
-	}, func(prev, next *PortWindow) bool { return prev.Remote.Less(next.Remote) }, "%s: remotes not sorted")
-}
-
-// AddrWindow counts the distinct remote hosts an entity reached (SSH
-// fan-out).
-type AddrWindow struct {
-	Last time.Time `json:"last"`
-	// Addrs are the distinct hosts of the last window, at most
-	// MaxFanoutAddrs.
-	Addrs    Hits[netip.Addr] `json:"addrs"`
-	Count    uint64           `json:"count"`
-	Reported time.Time        `json:"reported"`
-}
-
-// Observe records remote at event time at.
-func (w *AddrWindow) Observe(remote netip.Addr, at time.Time, window time.Duration) {
-	w.Addrs.observe(remote, at, window, MaxFanoutAddrs)
-	tick(&w.Count, &w.Last, at)
-}
-
-// Report is PortWindow.Report for the fan-out window.
-func (w *AddrWindow) Report(at time.Time, window time.Duration) bool {
-	return report(&w.Reported, at, window)
-}
-
-func (w *AddrWindow) encode(e *encoder) {
-	e.time(w.Last)
-	encodeHits(e, w.Addrs, w.Last, (*encoder).addr)
-	e.uvarint(w.Count)
-	e.optTime(w.Reported)
-}
-
-func (w *AddrWindow) decode(d *decoder, what string) {
-	w.Last = d.time()
-	w.Addrs = decodeHits(d, what, MaxFanoutAddrs, w.Last, (*decoder).addr)
-	w.Count = d.Uvarint()
-	w.Reported = d.optTime()
-}
-
-// DomainWindow counts the distinct suspicious query names under one
-// registrable domain (DNS tunnelling).
-type DomainWindow struct {
-	Domain string    `json:"domain"`
-	Last   time.Time `json:"last"`
-	// Names are hashes of the distinct names of the last window, at most
-	// MaxWindowNames. Hashes, not names: tunnel names are long, and only
-	// their distinctness matters.
-	Names    Hits[uint32] `json:"names"`
-	Count    uint64       `json:"count"`
-	Reported time.Time    `json:"reported"`
-}
-
-// Report is PortWindow.Report for a domain window.
-func (w *DomainWindow) Report(at time.Time, window time.Duration) bool {
-	return report(&w.Reported, at, window)
-}
-
-// DomainWindows is a bounded list of domain windows sorted by domain.
-type DomainWindows []DomainWindow
-
-func byDomain(e DomainWindow, d string) int     { return strings.Compare(e.Domain, d) }
-func domainWindowLast(e DomainWindow) time.Time { return e.Last }
-
-// Find returns the window of domain, or nil.
-func (w DomainWindows) Find(domain string) *DomainWindow { return find(w, domain, byDomain) }
-
-// Observe records a name (its hash) under domain at event time at and
-// returns domain's window, with the eviction rules of PortWindows.Observe.
-// It returns nil for a domain longer than MaxDomainLen.
-func (w *DomainWindows) Observe(domain string, name uint32, at time.Time, window time.Duration) *DomainWindow {
-	if len(domain) > MaxDomainLen {
-		return nil
+// decode reads what encode wrote; panes must be sorted by (group, index)
+// and keys strictly increasing.
+func (w *Windows[G, K, X]) decode(d *decoder, what string, latest time.Time, maxPanes int, group func() G, ex func(x, prev *X)) {
+	hop := d.Uvarint()
+	if d.Err == nil && hop > math.MaxInt64 {
+		d.Failf("%s: bad hop %d", what, hop)
 	}
-	if w.Find(domain) == nil {
-		domain = strings.Clone(domain) // see keep: do not hold the event's buffer
+	w.Hop = time.Duration(hop)
+	n := d.count(what, maxPanes)
+	if n > 0 && w.Hop <= 0 && d.Err == nil {
+		d.Failf("%s: %d panes without a hop", what, n)
 	}
-	dw := windowFor(w, domain, DomainWindow{Domain: domain, Last: at}, at, window, MaxDomainWindows, byDomain, domainWindowLast)
-	dw.Names.observe(name, at, window, MaxWindowNames)
-	tick(&dw.Count, &dw.Last, at)
-	return dw
-}
-
-func (w DomainWindows) encode(e *encoder) {
-	encodeList(e, w, func(dw *DomainWindow) {
-		e.str(dw.Domain)
-		e.time(dw.Last)
-		encodeHits(e, dw.Names, dw.Last, (*encoder).uint32)
-		e.uvarint(dw.Count)
-		e.optTime(dw.Reported)
-	})
-}
-
-func decodeDomainWindows(d *decoder, what string) DomainWindows {
-	return decodeList(d, what, MaxDomainWindows, func(dw *DomainWindow) {
-		dw.Domain = d.str(what, MaxDomainLen)
-		dw.Last = d.time()
-		dw.Names = decodeHits(d, what+" names", MaxWindowNames, dw.Last, (*decoder).uint32)
-		dw.Count = d.Uvarint()
-		dw.Reported = d.optTime()
-	}, func(prev, next *DomainWindow) bool { return prev.Domain < next.Domain }, "%s: domains not sorted")
+	if n == 0 || d.Err != nil {
+		return
+	}
+	w.Panes = make([]Pane[G, K, X], n)
+	var prevGroup G
+	var prevIndex int64
+	prevEx := new(X)
+	for i := range w.Panes {
+		p := &w.Panes[i]
+		switch b := d.Byte(); b {
+		case 0:
+			p.Group = prevGroup
+		case 1:
+			p.Group = group()
+		default:
+			d.Failf("%s: bad group flag %d", what, b)
+		}
+		p.Index = prevIndex + d.Varint()
+		p.Last = d.timeRel(latest)
+		p.First = d.timeRel(p.Last)
+		p.Count = d.Uvarint()
+		nk := d.count(what+" keys", MaxWindowKeys)
+		if nk > 0 {
+			p.Keys = make([]K, nk)
+		}
+		var k uint64
+		for j := range p.Keys {
+			v := d.Uvarint()
+			if j > 0 {
+				v += k + 1
+				if v <= k { // wrapped
+					d.Failf("%s: bad key delta", what)
+				}
+			}
+			if d.Err == nil && v > uint64(^K(0)) {
+				d.Failf("%s: key %d out of range", what, v)
+			}
+			k = v
+			p.Keys[j] = K(v)
+		}
+		ex(&p.Exemplar, prevEx)
+		if d.Err != nil {
+			return
+		}
+		if i > 0 {
+			q := &w.Panes[i-1]
+			if c := q.Group.Compare(p.Group); c > 0 || c == 0 && q.Index >= p.Index {
+				d.Failf("%s: panes not sorted", what)
+				return
+			}
+		}
+		prevGroup, prevIndex, prevEx = p.Group, p.Index, &p.Exemplar
+	}
 }

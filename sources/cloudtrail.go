@@ -17,125 +17,170 @@ const (
 
 // CloudTrailDecoder decodes CloudTrail records: one event object, an S3
 // delivery file {"Records":[...]}, a JSON array of events, or JSON lines,
-// any of them gzip-compressed. Only management events are returned; data,
+// any of them gzip-compressed. Only management events are emitted; data,
 // network-activity and Insights events are counted in Result.Dropped.
 //
+// Large records are streamed: a compressed delivery file is decompressed
+// and split one event at a time, so decoding it takes the memory of its
+// largest event, not of the file.
+//
 // It holds a JSON parser and is not safe for concurrent use. The zero value
-// is ready to use.
+// is ready to use, with the default Limits.
 type CloudTrailDecoder struct {
+	lim     Limits
 	p       fastjson.Parser
-	gz      gunzipper
+	rd      recordReader
 	in      interner
 	scratch []byte
+	// bigParse is set when the parser has grown past keepBuffer; it is
+	// replaced at the end of the record.
+	bigParse bool
+
+	// The event handed to emit, reused for the next.
+	ev     event.Event
+	ct     event.CloudTrail
+	params map[string]string
 }
 
-// NewCloudTrailDecoder returns a decoder; the zero value works as well.
-func NewCloudTrailDecoder() *CloudTrailDecoder { return &CloudTrailDecoder{} }
+// NewCloudTrailDecoder returns a decoder bounded by lim (zero fields mean
+// the defaults).
+func NewCloudTrailDecoder(lim Limits) *CloudTrailDecoder { return &CloudTrailDecoder{lim: lim} }
 
-// Decode appends the management events of rec to out. A non-nil error is a
-// *DecodeError: the record, or some of its elements, failed. Events of the
-// good elements are returned all the same, and Result.Failed counts the bad
-// ones.
-func (d *CloudTrailDecoder) Decode(rec []byte, out []event.Event) ([]event.Event, Result, error) {
-	var res Result
-	data := rec
-	if isGzip(rec) {
-		var err error
-		if data, err = d.gz.gunzip(rec); err != nil {
-			res.Failed = 1
-			return out, res, newError(rec, err, "cloudtrail: %v", err)
+// Decode calls emit for each management event of rec, in record order.
+// The event and everything it points to belong to the decoder and are
+// overwritten after emit returns: emit must encode or copy what it needs
+// and keep no pointer (strings are immutable and may be kept).
+//
+// A non-nil error is a *DecodeError: the record, or some of its elements,
+// failed. The good elements are emitted all the same, and Result.Failed
+// counts the bad ones; once malformed JSON, a gzip error or the
+// decompressed limit is met, the rest of the record counts as one failed
+// element.
+func (d *CloudTrailDecoder) Decode(rec []byte, emit func(*event.Event)) (Result, error) {
+	lim := d.lim.withDefaults()
+	// A small record in memory is parsed whole, as one JSON document: one
+	// parse for the common single-event record. Anything else is streamed,
+	// and so is invalid UTF-8 (rare), to find the elements at fault.
+	if !isGzip(rec) && len(rec) <= lim.MaxElement && utf8.Valid(rec) {
+		v, err := d.p.ParseBytes(rec)
+		d.noteParse(rec, v)
+		if err == nil {
+			var res Result
+			f := failures{unit: "element"}
+			total := d.decodeDocument(v, rec, emit, &res, &f)
+			d.endRecord()
+			res.Failed = f.failed
+			return res, f.err("cloudtrail", total)
 		}
 	}
-	// Invalid UTF-8 is rare; only then is each element checked on its own.
-	checkUTF8 := !utf8.Valid(data)
+	res, err := d.decodeStream(rec, lim, emit)
+	d.endRecord()
+	return res, err
+}
 
-	var f failures
+// decodeStream decodes rec one element at a time.
+func (d *CloudTrailDecoder) decodeStream(rec []byte, lim Limits, emit func(*event.Event)) (Result, error) {
+	in, err := d.rd.open(rec, lim)
+	if err != nil {
+		return Result{Failed: 1}, newError(rec, err, "cloudtrail: %v", err)
+	}
+	var res Result
+	f := failures{unit: "element"}
 	total := 0
-	v, err := d.p.ParseBytes(data)
-	switch {
-	case err == nil:
-		out, total = d.decodeDocument(v, data, checkUTF8, out, &res, &f, 0)
-	case isJSONLines(&d.p, data):
-		rest := data
-		for {
-			var line []byte
-			if line, rest, _ = nextLine(rest); line == nil {
-				break
-			}
-			v, err := d.p.ParseBytes(line)
-			if err != nil {
-				total++
-				f.add(total, errField("json", "%v", err), line)
-				continue
-			}
-			var n int
-			out, n = d.decodeDocument(v, line, checkUTF8 && !utf8.Valid(line), out, &res, &f, total)
-			total += n
+	st := jsonStream{in: in, wrapper: "Records", emit: func(e *elem) {
+		total++
+		if e.err != nil {
+			f.add(total, e.err, e.raw)
+			return
 		}
-	default:
-		res.Failed = 1
-		return out, res, newError(data, err, "cloudtrail: invalid JSON: %v", err)
+		d.decodeElement(e.b, total, emit, &res, &f)
+	}}
+	if err := st.run(); err != nil {
+		total++
+		f.addRest(total, err, in.headBytes())
+	} else if st.values == 0 {
+		f.add(1, errEmpty, nil)
 	}
 	res.Failed = f.failed
-	return out, res, f.err("cloudtrail", data, total)
+	return res, f.err("cloudtrail", total)
 }
 
-// decodeDocument decodes one parsed JSON value: a Records wrapper, an array
-// of events or one event. base numbers its elements; it returns how many
-// elements it saw.
-func (d *CloudTrailDecoder) decodeDocument(v *fastjson.Value, raw []byte, checkUTF8 bool,
-	out []event.Event, res *Result, f *failures, base int) ([]event.Event, int) {
+// endRecord lets go of what the record grew.
+func (d *CloudTrailDecoder) endRecord() {
+	d.rd.close()
+	if d.bigParse {
+		d.p = fastjson.Parser{}
+		d.bigParse = false
+	}
+	if cap(d.scratch) > keepBuffer {
+		d.scratch = nil
+	}
+}
+
+// noteParse marks the parser for replacement when parsing b into v (nil
+// if that failed) grew it past keepBuffer.
+func (d *CloudTrailDecoder) noteParse(b []byte, v *fastjson.Value) {
+	if parserGrew(b, v) {
+		d.bigParse = true
+	}
+}
+
+// decodeDocument decodes one parsed record, valid UTF-8: a Records
+// wrapper, an array of events or one event. It returns how many elements
+// it saw.
+func (d *CloudTrailDecoder) decodeDocument(v *fastjson.Value, raw []byte, emit func(*event.Event), res *Result, f *failures) int {
 	var elems []*fastjson.Value
 	switch v.Type() {
 	case fastjson.TypeObject:
 		if recs := v.Get("Records"); recs != nil {
 			if recs.Type() != fastjson.TypeArray {
-				f.add(base+1, errField("Records", "not an array"), raw)
-				return out, 1
+				f.add(1, errField("Records", "not an array"), raw)
+				return 1
 			}
 			elems, _ = recs.Array()
 			break
 		}
-		if checkUTF8 { // raw is exactly this object
-			f.add(base+1, errField("event", "invalid UTF-8"), raw)
-			return out, 1
-		}
-		return d.appendEvent(v, raw, false, out, res, f, base+1), 1
+		d.decodeValue(v, raw, emit, res, f, 1)
+		return 1
 	case fastjson.TypeArray:
 		elems, _ = v.Array()
 	default:
-		f.add(base+1, errField("event", "not a JSON object"), raw)
-		return out, 1
+		f.add(1, errField("event", "not a JSON object"), raw)
+		return 1
 	}
 	for i, e := range elems {
-		out = d.appendEvent(e, nil, checkUTF8, out, res, f, base+i+1)
+		d.decodeValue(e, raw, emit, res, f, i+1)
 	}
-	return out, len(elems)
+	return len(elems)
 }
 
-// appendEvent decodes element index. raw is its bytes when known; with
-// checkUTF8 and no raw bytes the element is re-serialised to check them.
-func (d *CloudTrailDecoder) appendEvent(v *fastjson.Value, raw []byte, checkUTF8 bool,
-	out []event.Event, res *Result, f *failures, index int) []event.Event {
-	if checkUTF8 {
-		// MarshalTo copies strings raw, so invalid bytes survive into it.
-		d.scratch = v.MarshalTo(d.scratch[:0])
-		if !utf8.Valid(d.scratch) {
-			f.add(index, errField("event", "invalid UTF-8"), d.scratch)
-			d.scratch = nil // f keeps it for the excerpt
-			return out
-		}
+// decodeElement parses and decodes one element of a streamed record.
+func (d *CloudTrailDecoder) decodeElement(b []byte, index int, emit func(*event.Event), res *Result, f *failures) {
+	if !utf8.Valid(b) {
+		f.add(index, errField("event", "invalid UTF-8"), b)
+		return
 	}
-	ev, dropped, err := d.decodeEvent(v)
+	v, err := d.p.ParseBytes(b)
+	d.noteParse(b, v)
+	if err != nil {
+		f.add(index, errJSON(err), b)
+		return
+	}
+	d.decodeValue(v, b, emit, res, f, index)
+}
+
+// decodeValue decodes element index and emits it; raw is its bytes, or
+// the record's, for the excerpt.
+func (d *CloudTrailDecoder) decodeValue(v *fastjson.Value, raw []byte, emit func(*event.Event), res *Result, f *failures, index int) {
+	dropped, err := d.decodeEvent(v)
 	switch {
 	case err != nil:
 		f.add(index, err, raw)
 	case dropped:
 		res.Dropped++
 	default:
-		out = append(out, ev)
+		emit(&d.ev)
 	}
-	return out
 }
 
 // ctView holds the fields of one event as views into the parser's buffer.
@@ -148,12 +193,12 @@ type ctView struct {
 	identitySet                                                 bool
 }
 
-// decodeEvent decodes one CloudTrail event object. dropped is set for
-// events that are well-formed but not management events.
-func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (ev event.Event, dropped bool, err error) {
+// decodeEvent decodes one CloudTrail event object into d.ev. dropped is
+// set for events that are well-formed but not management events.
+func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (dropped bool, err error) {
 	o, oerr := v.Object()
 	if oerr != nil {
-		return ev, false, errField("event", "not a JSON object")
+		return false, errField("event", "not a JSON object")
 	}
 	var w ctView
 	o.Visit(func(k []byte, v *fastjson.Value) {
@@ -162,31 +207,32 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (ev event.Event, drop
 		}
 		switch string(k) {
 		case "eventTime":
-			w.eventTime, err = str(v, "eventTime")
+			w.eventTime, err = strN(v, "eventTime", maxTimestamp)
 		case "eventName":
-			w.eventName, err = str(v, "eventName")
+			w.eventName, err = strN(v, "eventName", maxName)
 		case "eventSource":
-			w.eventSource, err = str(v, "eventSource")
+			// Part of the entity of service events.
+			w.eventSource, err = idStr(v, "eventSource", maxName)
 		case "eventType":
-			w.eventType, err = str(v, "eventType")
+			w.eventType, err = strN(v, "eventType", maxName)
 		case "eventCategory":
-			w.eventCategory, err = str(v, "eventCategory")
+			w.eventCategory, err = strN(v, "eventCategory", maxName)
 		case "eventID":
-			w.eventID, err = str(v, "eventID")
+			w.eventID, err = strN(v, "eventID", maxID)
 		case "awsRegion":
-			w.awsRegion, err = str(v, "awsRegion")
+			w.awsRegion, err = idStr(v, "awsRegion", maxRegion)
 		case "sourceIPAddress":
-			w.sourceIP, err = str(v, "sourceIPAddress")
+			w.sourceIP, err = strN(v, "sourceIPAddress", maxName)
 		case "userAgent":
-			w.userAgent, err = str(v, "userAgent")
+			w.userAgent, err = freeText(v, "userAgent")
 		case "errorCode":
-			w.errorCode, err = str(v, "errorCode")
+			w.errorCode, err = strN(v, "errorCode", maxName)
 		case "errorMessage":
-			w.errorMessage, err = str(v, "errorMessage")
+			w.errorMessage, err = freeText(v, "errorMessage")
 		case "recipientAccountId":
-			w.recipient, err = str(v, "recipientAccountId")
+			w.recipient, err = idStr(v, "recipientAccountId", maxID)
 		case "vpcEndpointId":
-			w.vpcEndpoint, err = str(v, "vpcEndpointId")
+			w.vpcEndpoint, err = strN(v, "vpcEndpointId", maxID)
 		case "readOnly":
 			w.readOnly, _, err = boolish(v, "readOnly")
 		case "managementEvent":
@@ -207,45 +253,49 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (ev event.Event, drop
 		case "responseElements":
 			if o := objectOrNil(v); o != nil {
 				if c := o.Get("ConsoleLogin"); c != nil {
-					w.consoleLogin, err = str(c, "responseElements.ConsoleLogin")
+					w.consoleLogin, err = strN(c, "responseElements.ConsoleLogin", maxName)
 				}
 			}
 		case "additionalEventData":
 			if o := objectOrNil(v); o != nil {
 				if m := o.Get("MFAUsed"); m != nil {
-					w.mfaUsed, err = str(m, "additionalEventData.MFAUsed")
+					w.mfaUsed, err = strN(m, "additionalEventData.MFAUsed", maxName)
 				}
 			}
 		}
 	})
 	if err != nil {
-		return ev, false, err
+		return false, err
 	}
 	switch string(w.eventCategory) {
 	case "Data", "Insight", "NetworkActivity":
-		return ev, true, nil
+		return true, nil
 	}
 	if w.insight || (w.mgmtSet && !w.mgmt) || string(w.eventType) == "AwsCloudTrailInsight" {
-		return ev, true, nil
+		return true, nil
 	}
 
 	switch {
 	case len(w.eventTime) == 0:
-		return ev, false, errField("eventTime", "missing")
+		return false, errField("eventTime", "missing")
 	case len(w.eventName) == 0:
-		return ev, false, errField("eventName", "missing")
+		return false, errField("eventName", "missing")
 	case len(w.eventSource) == 0:
-		return ev, false, errField("eventSource", "missing")
+		return false, errField("eventSource", "missing")
 	case !w.identitySet:
-		return ev, false, errField("userIdentity", "missing")
+		return false, errField("userIdentity", "missing")
 	}
 	t, ok := parseTime(w.eventTime)
 	if !ok {
-		return ev, false, errField("eventTime", "not a time: %q", excerpt(w.eventTime))
+		return false, errField("eventTime", "not a time: %q", excerpt(w.eventTime))
+	}
+	if err := checkTime(t, "eventTime"); err != nil {
+		return false, err
 	}
 
 	in := &d.in
-	ct := &event.CloudTrail{
+	ct := &d.ct
+	*ct = event.CloudTrail{
 		EventID:          string(w.eventID),
 		EventName:        in.get(w.eventName),
 		EventSource:      in.get(w.eventSource),
@@ -262,11 +312,11 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (ev event.Event, drop
 		MFAUsed:          in.get(w.mfaUsed),
 	}
 	if err := d.identity(w.identity, &ct.Identity); err != nil {
-		return ev, false, err
+		return false, err
 	}
-	ct.RequestParameters = d.params(w.params)
+	ct.RequestParameters = d.requestParams(w.params)
 
-	ev = event.Event{
+	d.ev = event.Event{
 		Source:     event.SourceCloudTrail,
 		Time:       t,
 		Account:    ct.RecipientAccount,
@@ -274,11 +324,11 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (ev event.Event, drop
 		Kind:       event.KindPrincipal,
 		CloudTrail: ct,
 	}
-	if ev.Account == "" {
-		ev.Account = ct.Identity.AccountID
+	if d.ev.Account == "" {
+		d.ev.Account = ct.Identity.AccountID
 	}
-	ev.Entity = principalEntity(ct, ev.Account)
-	return ev, false, nil
+	d.ev.Entity = principalEntity(ct, d.ev.Account)
+	return false, checkRouting(&d.ev)
 }
 
 // identity fills id from userIdentity.
@@ -293,25 +343,25 @@ func (d *CloudTrailDecoder) identity(o *fastjson.Object, id *event.Identity) err
 		var b []byte
 		switch string(k) {
 		case "type":
-			b, err = str(v, "userIdentity.type")
+			b, err = strN(v, "userIdentity.type", maxName)
 			id.Type = in.get(b)
 		case "principalId":
-			b, err = str(v, "userIdentity.principalId")
+			b, err = idStr(v, "userIdentity.principalId", maxARN)
 			id.PrincipalID = in.get(b)
 		case "arn":
-			b, err = str(v, "userIdentity.arn")
+			b, err = idStr(v, "userIdentity.arn", maxARN)
 			id.ARN = in.get(b)
 		case "accountId":
-			b, err = str(v, "userIdentity.accountId")
+			b, err = idStr(v, "userIdentity.accountId", maxID)
 			id.AccountID = in.get(b)
 		case "accessKeyId":
-			b, err = str(v, "userIdentity.accessKeyId")
+			b, err = strN(v, "userIdentity.accessKeyId", maxID)
 			id.AccessKeyID = in.get(b)
 		case "userName":
-			b, err = str(v, "userIdentity.userName")
+			b, err = idStr(v, "userIdentity.userName", maxARN)
 			id.UserName = in.get(b)
 		case "invokedBy":
-			b, err = str(v, "userIdentity.invokedBy")
+			b, err = idStr(v, "userIdentity.invokedBy", maxName)
 			id.InvokedBy = in.get(b)
 		case "sessionContext":
 			session = objectOrNil(v)
@@ -332,15 +382,15 @@ func (d *CloudTrailDecoder) identity(o *fastjson.Object, id *event.Identity) err
 				return
 			}
 			if t := iss.Get("type"); t != nil {
-				b, err = str(t, "sessionIssuer.type")
+				b, err = strN(t, "sessionIssuer.type", maxName)
 				id.SessionIssuerType = in.get(b)
 			}
 			if a := iss.Get("arn"); a != nil && err == nil {
-				b, err = str(a, "sessionIssuer.arn")
+				b, err = idStr(a, "sessionIssuer.arn", maxARN)
 				id.SessionIssuerARN = in.get(b)
 			}
 			if u := iss.Get("userName"); u != nil && err == nil {
-				b, err = str(u, "sessionIssuer.userName")
+				b, err = strN(u, "sessionIssuer.userName", maxARN)
 				id.SessionIssuerUserName = in.get(b)
 			}
 		case "attributes":
@@ -350,7 +400,7 @@ func (d *CloudTrailDecoder) identity(o *fastjson.Object, id *event.Identity) err
 				}
 			}
 		case "ec2RoleDelivery":
-			b, err = str(v, "sessionContext.ec2RoleDelivery")
+			b, err = strN(v, "sessionContext.ec2RoleDelivery", maxName)
 			id.EC2RoleDelivery = in.get(b)
 		case "assumedRoot":
 			id.AssumedRoot, _, err = boolish(v, "sessionContext.assumedRoot")
@@ -364,13 +414,19 @@ func (d *CloudTrailDecoder) identity(o *fastjson.Object, id *event.Identity) err
 	return err
 }
 
-// params returns the top-level scalar request parameters, bounded in count
-// and size; nested objects and arrays are skipped.
-func (d *CloudTrailDecoder) params(o *fastjson.Object) map[string]string {
+// requestParams returns the top-level scalar request parameters, bounded
+// in count and size; nested objects and arrays are skipped. The map is the
+// decoder's, reused for the next event.
+func (d *CloudTrailDecoder) requestParams(o *fastjson.Object) map[string]string {
 	if o == nil || o.Len() == 0 {
 		return nil
 	}
-	var m map[string]string
+	if d.params == nil {
+		d.params = make(map[string]string, maxParams)
+	} else {
+		clear(d.params)
+	}
+	m := d.params
 	o.Visit(func(k []byte, v *fastjson.Value) {
 		if len(m) >= maxParams || len(k) == 0 || len(k) > maxParamKeyLen {
 			return
@@ -389,11 +445,11 @@ func (d *CloudTrailDecoder) params(o *fastjson.Object) map[string]string {
 		default:
 			return
 		}
-		if m == nil {
-			m = make(map[string]string, min(o.Len(), maxParams))
-		}
 		m[d.in.get(k)] = string(truncateUTF8(val, maxParamValue))
 	})
+	if len(m) == 0 {
+		return nil
+	}
 	return m
 }
 

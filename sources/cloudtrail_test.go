@@ -2,7 +2,9 @@ package sources
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -15,7 +17,7 @@ import (
 func TestCloudTrailStopLogging(t *testing.T) {
 	rec := readTestdata(t, "cloudtrail/stratus.aws.defense-evasion.cloudtrail-stop.json")
 	var d CloudTrailDecoder
-	evs, res, err := d.Decode(rec, nil)
+	evs, res, err := decodeAll(d.Decode, rec)
 	if err != nil || res != (Result{}) || len(evs) != 1 {
 		t.Fatalf("Decode: %d events, %+v, %v", len(evs), res, err)
 	}
@@ -90,7 +92,7 @@ func TestCloudTrailStratusFiles(t *testing.T) {
 	var d CloudTrailDecoder
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			evs, res, err := d.Decode(readTestdata(t, "cloudtrail/"+tt.file), nil)
+			evs, res, err := decodeAll(d.Decode, readTestdata(t, "cloudtrail/"+tt.file))
 			if err != nil || res != (Result{}) || len(evs) != tt.events {
 				t.Fatalf("Decode: %d events, %+v, %v", len(evs), res, err)
 			}
@@ -108,7 +110,7 @@ func TestCloudTrailPanther(t *testing.T) {
 	data := readTestdata(t, "cloudtrail/panther.jsonl")
 	lines := bytes.Count(data, []byte("\n"))
 	var d CloudTrailDecoder
-	evs, res, err := d.Decode(data, nil)
+	evs, res, err := decodeAll(d.Decode, data)
 	checkEvents(t, event.SourceCloudTrail, evs)
 	if len(evs)+res.Dropped+res.Failed != lines {
 		t.Fatalf("%d events + %d dropped + %d failed != %d lines", len(evs), res.Dropped, res.Failed, lines)
@@ -122,7 +124,7 @@ func TestCloudTrailPanther(t *testing.T) {
 	// Line by line, the same split.
 	var n, dropped, failed int
 	for line := range bytes.Lines(data) {
-		evs, res, err := d.Decode(line, nil)
+		evs, res, err := decodeAll(d.Decode, line)
 		if (err != nil) != (res.Failed == 1) {
 			t.Fatalf("line %q: err %v with %+v", line, err, res)
 		}
@@ -160,7 +162,7 @@ func TestCloudTrailShapes(t *testing.T) {
 	var d CloudTrailDecoder
 	var want []event.Event
 	for _, e := range evs {
-		got, res, err := d.Decode(e, nil)
+		got, res, err := decodeAll(d.Decode, e)
 		if err != nil || len(got) != 1 || res != (Result{}) {
 			t.Fatalf("single event: %d, %+v, %v", len(got), res, err)
 		}
@@ -175,7 +177,7 @@ func TestCloudTrailShapes(t *testing.T) {
 		"records gzip": gz(t, records), "array gzip": gz(t, array), "json lines gzip": gz(t, lines),
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, res, err := d.Decode(rec, nil)
+			got, res, err := decodeAll(d.Decode, rec)
 			if err != nil || res != (Result{}) {
 				t.Fatalf("%+v, %v", res, err)
 			}
@@ -185,16 +187,29 @@ func TestCloudTrailShapes(t *testing.T) {
 		})
 	}
 	t.Run("single gzip", func(t *testing.T) {
-		got, _, err := d.Decode(gz(t, evs[0]), nil)
+		got, _, err := decodeAll(d.Decode, gz(t, evs[0]))
 		if err != nil || !reflect.DeepEqual(got, want[:1]) {
 			t.Fatalf("%v", err)
 		}
 	})
-	t.Run("appends to out", func(t *testing.T) {
-		out := []event.Event{{Entity: "keep"}}
-		out, _, _ = d.Decode(records, out)
-		if len(out) != len(want)+1 || out[0].Entity != "keep" {
-			t.Fatalf("out not appended to: %d", len(out))
+	t.Run("emits in order, reusing the event", func(t *testing.T) {
+		var first *event.Event
+		var ids []string
+		_, err := d.Decode(gz(t, records), func(e *event.Event) {
+			if first == nil {
+				first = e
+			} else if e != first {
+				t.Error("a new event for each emit")
+			}
+			ids = append(ids, e.CloudTrail.EventID)
+		})
+		if err != nil || len(ids) != len(want) {
+			t.Fatalf("%d events, %v", len(ids), err)
+		}
+		for i := range want {
+			if ids[i] != want[i].CloudTrail.EventID {
+				t.Fatalf("event %d out of order: %s", i, ids[i])
+			}
 		}
 	})
 }
@@ -259,7 +274,7 @@ func TestCloudTrailDropped(t *testing.T) {
 			2, 3},
 	} {
 		t.Run(name, func(t *testing.T) {
-			evs, res, err := d.Decode(tt.rec, nil)
+			evs, res, err := decodeAll(d.Decode, tt.rec)
 			if err != nil || len(evs) != tt.events || res.Dropped != tt.dropped || res.Failed != 0 {
 				t.Fatalf("got %d events, %+v, %v; want %d events, %d dropped", len(evs), res, err, tt.events, tt.dropped)
 			}
@@ -333,7 +348,7 @@ func TestCloudTrailEntity(t *testing.T) {
 			for k, v := range tt.patch {
 				patch[k] = v
 			}
-			evs, _, err := d.Decode(ctEvent(t, patch), nil)
+			evs, _, err := decodeAll(d.Decode, ctEvent(t, patch))
 			if err != nil || len(evs) != 1 {
 				t.Fatalf("%d events, %v", len(evs), err)
 			}
@@ -372,7 +387,7 @@ func TestCloudTrailFields(t *testing.T) {
 				"attributes": map[string]any{"mfaAuthenticated": true}, "ec2RoleDelivery": "1.0"}},
 	})
 	var d CloudTrailDecoder
-	evs, _, err := d.Decode(rec, nil)
+	evs, _, err := decodeAll(d.Decode, rec)
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("%d events, %v", len(evs), err)
 	}
@@ -400,11 +415,11 @@ func TestCloudTrailFields(t *testing.T) {
 	for i := range 40 {
 		many[fmt.Sprintf("p%02d", i)] = i
 	}
-	evs, _, err = d.Decode(ctEvent(t, map[string]any{"requestParameters": many}), nil)
+	evs, _, err = decodeAll(d.Decode, ctEvent(t, map[string]any{"requestParameters": many}))
 	if err != nil || len(evs[0].CloudTrail.RequestParameters) != maxParams {
 		t.Errorf("bounded params: %d, %v", len(evs[0].CloudTrail.RequestParameters), err)
 	}
-	evs, _, err = d.Decode(ctEvent(t, map[string]any{"requestParameters": nil, "readOnly": false}), nil)
+	evs, _, err = decodeAll(d.Decode, ctEvent(t, map[string]any{"requestParameters": nil, "readOnly": false}))
 	if err != nil || evs[0].CloudTrail.RequestParameters != nil || evs[0].CloudTrail.ReadOnly {
 		t.Errorf("no params: %v, %v", evs[0].CloudTrail.RequestParameters, err)
 	}
@@ -416,7 +431,7 @@ func TestCloudTrailOwnsStrings(t *testing.T) {
 	var d CloudTrailDecoder
 	rec := ctEvent(t, map[string]any{"userAgent": strings.Repeat("u", 300), "eventID": "id-1",
 		"requestParameters": map[string]any{"k": strings.Repeat("v", 100)}})
-	evs, _, err := d.Decode(rec, nil)
+	evs, _, err := decodeAll(d.Decode, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +440,8 @@ func TestCloudTrailOwnsStrings(t *testing.T) {
 	copy(junk, `{"a":"`)
 	junk[len(junk)-2], junk[len(junk)-1] = '"', '}'
 	for range 3 {
-		d.Decode(junk, nil)
-		d.Decode(ctEvent(t, map[string]any{"eventName": strings.Repeat("Z", 500)}), nil)
+		decodeAll(d.Decode, junk)
+		decodeAll(d.Decode, ctEvent(t, map[string]any{"eventName": strings.Repeat("Z", 500)}))
 	}
 	if after := fmt.Sprintf("%+v %+v", evs[0], *evs[0].CloudTrail); after != before {
 		t.Fatalf("event changed after later decodes:\n%s\n%s", before, after)
@@ -435,9 +450,10 @@ func TestCloudTrailOwnsStrings(t *testing.T) {
 
 func TestCloudTrailBadInput(t *testing.T) {
 	valid := ctEvent(t, nil)
-	huge := strings.Repeat("A", 1<<20)
+	huge := strings.Repeat("A", 100<<10)
 	tests := []decodeErrorTest{
-		{"empty", nil, "invalid JSON", 1, 0},
+		{"empty", nil, "cloudtrail: empty record", 1, 0},
+		{"whitespace", []byte(" \r\n\t\n"), "cloudtrail: empty record", 1, 0},
 		{"truncated", valid[:len(valid)/2], "invalid JSON", 1, 0},
 		{"not an object", []byte(`"hello"`), "not a JSON object", 1, 0},
 		{"number", []byte(`42`), "not a JSON object", 1, 0},
@@ -453,8 +469,7 @@ func TestCloudTrailBadInput(t *testing.T) {
 		{"eventName missing", ctEvent(t, map[string]any{"eventName": nil}), "eventName: missing", 1, 0},
 		{"eventSource missing", ctEvent(t, map[string]any{"eventSource": nil}), "eventSource: missing", 1, 0},
 		{"readOnly number", ctEvent(t, map[string]any{"readOnly": 1}), "readOnly: not a boolean", 1, 0},
-		{"1 MB user agent", ctEvent(t, map[string]any{"userAgent": huge}), "cloudtrail: userAgent: too long (1048576 bytes)", 1, 0},
-		{"1 MB event name", ctEvent(t, map[string]any{"eventName": huge}), "eventName: too long", 1, 0},
+		{"100 KB event name", ctEvent(t, map[string]any{"eventName": huge}), "cloudtrail: eventName: 102400 bytes, more than 256", 1, 0},
 		{"invalid UTF-8 value", bytes.Replace(valid, []byte("ListUsers"), []byte("List\xffUsers"), 1), "invalid UTF-8", 1, 0},
 		{"invalid UTF-8 key", bytes.Replace(valid, []byte(`"eventVersion"`), []byte("\"event\xc3Version\""), 1), "invalid UTF-8", 1, 0},
 		{"Records not array", []byte(`{"Records":{}}`), "Records: not an array", 1, 0},
@@ -478,19 +493,25 @@ func TestCloudTrailGzipBomb(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compresses 64 MiB")
 	}
-	bomb := gz(t, append(append([]byte(`{"a":"`), bytes.Repeat([]byte("0"), maxDecompressed)...), `"}`...))
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw.Write([]byte(`{"a":"`))
+	zw.Write(bytes.Repeat([]byte("0"), DefaultMaxDecompressed))
+	zw.Write([]byte(`"}`))
+	zw.Close()
+	bomb := buf.Bytes()
 	var d CloudTrailDecoder
-	_, res, err := d.Decode(bomb, nil)
-	checkDecodeError(t, err, "decompressed size exceeds 64 MiB")
-	if res.Failed != 1 {
-		t.Fatalf("%+v", res)
+	_, res, err := decodeAll(d.Decode, bomb)
+	de := checkDecodeError(t, err, "cloudtrail: gzip: decompressed size exceeds the limit of 64 MiB (--max-decompressed-mb)")
+	if res.Failed != 1 || !errors.Is(de, ErrDecompressedLimit) {
+		t.Fatalf("%+v, %v", res, de.Err)
 	}
-	// The decoder still works and has let go of its large buffer.
-	if evs, _, err := d.Decode(gz(t, ctEvent(t, nil)), nil); err != nil || len(evs) != 1 {
+	// The decoder still works and has let go of its large buffers.
+	if evs, _, err := decodeAll(d.Decode, gz(t, ctEvent(t, nil))); err != nil || len(evs) != 1 {
 		t.Fatalf("after bomb: %v", err)
 	}
-	if d.gz.out.Cap() > keepBuffer {
-		t.Fatalf("kept a %d-byte buffer", d.gz.out.Cap())
+	if cap(d.rd.win) > keepBuffer {
+		t.Fatalf("kept a %d-byte window", cap(d.rd.win))
 	}
 }
 

@@ -15,14 +15,14 @@ func TestDNSTunnelCaptures(t *testing.T) {
 	var d DNSDecoder
 	for _, f := range []string{"dns/iodine.route53.jsonl", "dns/dns2tcp.route53.jsonl"} {
 		data := readTestdata(t, f)
-		evs, res, err := d.Decode(data, nil)
+		evs, res, err := decodeAll(d.Decode, data)
 		if err != nil || res != (Result{}) || len(evs) != bytes.Count(data, []byte("\n")) {
 			t.Fatalf("%s: %d events, %+v, %v", f, len(evs), res, err)
 		}
 		checkEvents(t, event.SourceDNS, evs)
 	}
 	first, _, _ := bytes.Cut(readTestdata(t, "dns/iodine.route53.jsonl"), []byte("\n"))
-	evs, _, err := d.Decode(first, nil)
+	evs, _, err := decodeAll(d.Decode, first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestDNSTunnelCaptures(t *testing.T) {
 func TestDNSPanther(t *testing.T) {
 	data := readTestdata(t, "dns/panther.jsonl")
 	var d DNSDecoder
-	evs, res, err := d.Decode(data, nil)
+	evs, res, err := decodeAll(d.Decode, data)
 	if err != nil || res != (Result{}) || len(evs) != 13 {
 		t.Fatalf("%d events, %+v, %v", len(evs), res, err)
 	}
@@ -122,7 +122,7 @@ func TestDNSVariants(t *testing.T) {
 	var d DNSDecoder
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, res, err := d.Decode(tt.rec, nil)
+			evs, res, err := decodeAll(d.Decode, tt.rec)
 			if err != nil || len(evs) != 1 || res != (Result{}) {
 				t.Fatalf("%d events, %+v, %v", len(evs), res, err)
 			}
@@ -138,7 +138,7 @@ func TestDNSVariants(t *testing.T) {
 		"array":      []byte("[" + string(one) + "," + string(one) + "," + string(one) + "]"),
 		"lines gzip": gz(t, []byte(string(one)+"\n"+string(one)+"\n"+string(one)+"\n")),
 	} {
-		evs, res, err := d.Decode(r, nil)
+		evs, res, err := decodeAll(d.Decode, r)
 		if err != nil || len(evs) != 3 || res != (Result{}) {
 			t.Errorf("%s: %d events, %+v, %v", name, len(evs), res, err)
 		}
@@ -149,7 +149,8 @@ func TestDNSBadInput(t *testing.T) {
 	const good = `{"account_id":"111122223333","region":"us-east-1","query_timestamp":"2026-03-08T21:41:07Z","query_name":"a.b.","srcaddr":"10.0.1.25","srcport":"53"}`
 	repl := func(old, new string) []byte { return []byte(strings.Replace(good, old, new, 1)) }
 	tests := []decodeErrorTest{
-		{"empty", nil, "dns: invalid JSON", 1, 0},
+		{"empty", nil, "dns: empty record", 1, 0},
+		{"whitespace", []byte("\n\n  "), "dns: empty record", 1, 0},
 		{"truncated", []byte(good[:50]), "dns: invalid JSON", 1, 0},
 		{"missing query_name", repl(`"query_name":"a.b.",`, ""), "dns: query_name: missing", 1, 0},
 		{"empty query_name", repl(`"a.b."`, `""`), "dns: query_name: missing", 1, 0},
@@ -165,7 +166,7 @@ func TestDNSBadInput(t *testing.T) {
 		{"answer not object", repl(`"srcport"`, `"answers":[1],"srcport"`), "answers: element not an object", 1, 0},
 		{"rdata number", repl(`"srcport"`, `"answers":[{"Rdata":1}],"srcport"`), "answers.Rdata: not a string", 1, 0},
 		{"invalid UTF-8", repl("a.b.", "a.\xff."), "dns: query: invalid UTF-8", 1, 0},
-		{"huge name", repl("a.b.", strings.Repeat("x", 10000)), "query_name: too long (10000 bytes)", 1, 0},
+		{"huge name", repl("a.b.", strings.Repeat("x", 10000)), "dns: query_name: 10000 bytes, more than 1020", 1, 0},
 		{"not an object", []byte(`[1, ` + good + `]`), "1 of 2 elements failed; element 1: query: not a JSON object", 1, 1},
 		{"bad line of three", []byte(good + "\n" + good[:20] + "\n" + good), "dns: 1 of 3 lines failed; line 2: json:", 1, 2},
 		{"invalid UTF-8 line", []byte(good + "\n" + strings.Replace(good, "a.b.", "\xc3", 1)), "line 2: query: invalid UTF-8", 1, 1},

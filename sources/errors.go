@@ -11,9 +11,9 @@ type DecodeError struct {
 	// Reason names the source and the field at fault, e.g.
 	// `cloudtrail: eventName: not a string`.
 	Reason string
-	// Excerpt is at most 64 bytes of the start of the record (decompressed,
-	// and of the failing line for multi-line records), valid UTF-8 with
-	// invalid bytes replaced by U+FFFD.
+	// Excerpt is at most 64 bytes of the start of the first failing element
+	// (decompressed), or of the record when the failure is the record's,
+	// valid UTF-8 with invalid bytes replaced by U+FFFD.
 	Excerpt string
 	// Err is the underlying error, if any.
 	Err error
@@ -30,6 +30,8 @@ type Result struct {
 	Dropped int
 	// Failed counts the elements of a multi-event record that failed to
 	// decode; for a single-event record it is 1 when the record failed.
+	// An empty record counts as one, and so does the rest of a record cut
+	// short by malformed JSON, a gzip error or the decompressed limit.
 	Failed int
 }
 
@@ -63,9 +65,12 @@ func newError(rec []byte, err error, format string, args ...any) *DecodeError {
 type fieldError struct {
 	field string
 	msg   string
+	err   error // wrapped, for errors.Is
 }
 
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func (e *fieldError) Unwrap() error { return e.err }
 
 func errField(field, format string, args ...any) *fieldError {
 	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
@@ -73,38 +78,55 @@ func errField(field, format string, args ...any) *fieldError {
 
 // failures collects the element errors of one record.
 type failures struct {
-	unit   string // what an element is called in messages: "element", "line"
-	first  error
-	index  int    // 1-based element number of first
-	line   []byte // the element that failed first, for the excerpt
-	failed int
+	unit    string // what an element is called in messages: "element", "line"
+	first   error
+	index   int    // 1-based element number of first
+	excerpt string // of the element that failed first
+	failed  int
+	// rest is the error that cut the record short (malformed JSON, gzip,
+	// the decompressed limit), counted as one failed element at restIndex.
+	rest      error
+	restIndex int
 }
 
 // add records the failure of element index (1-based, or a line number);
-// elem is its raw bytes if known.
+// elem is its raw bytes if known, else the record's. Only the excerpt is
+// kept: elem may be a window the decoder reuses.
 func (f *failures) add(index int, err error, elem []byte) {
 	if f.first == nil {
-		f.first, f.index, f.line = err, index, elem
+		f.first, f.index, f.excerpt = err, index, excerpt(elem)
 	}
 	f.failed++
 }
 
+// addRest records the error that ended the record at element index.
+func (f *failures) addRest(index int, err error, elem []byte) {
+	f.rest, f.restIndex = err, index
+	f.add(index, err, elem)
+}
+
 // err returns the record's DecodeError, nil if nothing failed. total is
-// the number of elements the record held.
-func (f *failures) err(source string, rec []byte, total int) error {
+// the number of elements the record held. A record cut short leads with
+// why, when that was its first failure, and mentions it otherwise.
+func (f *failures) err(source string, total int) error {
 	if f.first == nil {
 		return nil
-	}
-	ex := rec
-	if f.line != nil {
-		ex = f.line
-	}
-	if total <= 1 {
-		return newError(ex, f.first, "%s: %v", source, f.first)
 	}
 	unit := f.unit
 	if unit == "" {
 		unit = "element"
 	}
-	return newError(ex, f.first, "%s: %d of %d %ss failed; %s %d: %v", source, f.failed, total, unit, unit, f.index, f.first)
+	var reason string
+	switch {
+	case total <= 1:
+		reason = fmt.Sprintf("%s: %v", source, f.first)
+	case f.first == f.rest:
+		reason = fmt.Sprintf("%s: %v, at %s %d; %d of %d %ss failed", source, f.first, unit, f.index, f.failed, total, unit)
+	default:
+		reason = fmt.Sprintf("%s: %d of %d %ss failed; %s %d: %v", source, f.failed, total, unit, unit, f.index, f.first)
+		if f.rest != nil {
+			reason += fmt.Sprintf("; then at %s %d: %v", unit, f.restIndex, f.rest)
+		}
+	}
+	return &DecodeError{Reason: reason, Excerpt: f.excerpt, Err: f.first}
 }

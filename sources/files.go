@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,16 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/valyala/fastjson"
 	"github.com/vigil-sec/vigil/event"
 )
 
-// Line limits for ReadFiles. CloudTrail S3 delivery files hold a whole
-// {"Records":[...]} document on one line, so their limit is larger.
-const (
-	maxLine           = 16 << 20
-	maxCloudTrailLine = 256 << 20
-)
+// maxLine bounds a line of a DNS or flow-log file, and a CloudTrail event,
+// for ReadFiles. (A CloudTrail file is split as it is read, so a delivery
+// file holding its whole {"Records":[...]} on one line is fine.)
+const maxLine = 16 << 20
 
 // FileRecord is one record read from a file for replay, as it would arrive
 // on the raw topic.
@@ -33,8 +31,7 @@ type FileRecord struct {
 	// before this record ("" if none): pass it to DecodeWithFormat.
 	Header string
 	Path   string
-	// Line is the 1-based line the record starts on (for events split out
-	// of one document, the line the document starts on).
+	// Line is the 1-based line the record starts on.
 	Line int
 }
 
@@ -50,12 +47,15 @@ var ErrUnknownSource = errors.New("cannot tell the log source from the content")
 // named file that cannot be sniffed is an error naming it (except an empty
 // one), and such a file inside a directory is skipped.
 //
-// CloudTrail files are split into one compact JSON event per record (S3
-// delivery files, arrays and JSON lines alike); DNS and VPC flow files into
-// one record per line, flow header lines passed on as FileRecord.Header.
-// Blank lines are skipped. A line or document that does not parse is
-// passed on as is, for the decoder to reject. ReadFiles stops at the first
-// error, from reading or from fn.
+// CloudTrail files are split into one JSON event per record (S3 delivery
+// files, arrays and JSON lines alike), pretty-printed events compacted,
+// and read as a stream: a large delivery file costs the memory of its
+// largest event. DNS and VPC flow files are split into one record per
+// line, flow header lines passed on as FileRecord.Header. Blank lines are
+// skipped. A line that does not parse is passed on as is, and malformed
+// JSON past which a file cannot be split as one record holding its start,
+// for the decoder to reject. ReadFiles stops at the first error, from
+// reading or from fn; an event or line longer than 16 MiB is an error.
 func ReadFiles(paths []string, src event.Source, fn func(r FileRecord) error) error {
 	for _, root := range paths {
 		info, err := os.Stat(root)
@@ -154,7 +154,6 @@ type fileReader struct {
 	fn   func(FileRecord) error
 	buf  []byte
 	line int
-	p    fastjson.Parser
 }
 
 func (r *fileReader) emit(value []byte, header string, line int) error {
@@ -209,93 +208,49 @@ func (r *fileReader) lines() error {
 	}
 }
 
-// cloudTrail splits a CloudTrail file. Each line is parsed on its own (S3
-// delivery files are one line; JSON lines are one event a line); if the
-// first line does not parse, the file is read whole as one pretty-printed
-// document.
+// cloudTrail splits a CloudTrail file with the decoder's JSON stream.
 func (r *fileReader) cloudTrail() error {
-	first := true
-	for {
-		line, err := r.readLine(maxCloudTrailLine)
-		if errors.Is(err, io.EOF) {
-			return nil
+	in := input{r: r.br, buf: make([]byte, minWindow), mark: -1, max: maxLine}
+	var err error // from fn, or an element too large to pass on
+	st := jsonStream{in: &in, wrapper: "Records", emit: func(e *elem) {
+		switch {
+		case err != nil: // stopped; the stream runs out
+		case e.err == nil:
+			err = r.emit(compactJSON(e.b), "", e.line)
+		case errors.Is(e.err, ErrElementLimit):
+			err = fmt.Errorf("line %d: %w", e.line, e.err)
+		default: // a bad line: for the decoder to reject
+			err = r.emit(bytes.Clone(e.raw), "", e.line)
 		}
-		if err != nil {
-			return err
-		}
-		trimmed := bytes.TrimSpace(line)
-		if len(trimmed) == 0 {
-			continue
-		}
-		if first {
-			first = false
-			if _, err := r.p.ParseBytes(trimmed); err != nil {
-				return r.cloudTrailDocument(line, r.line)
-			}
-		}
-		if err := r.splitCloudTrail(trimmed, r.line); err != nil {
-			return err
-		}
-	}
-}
-
-// cloudTrailDocument reads the rest of the file after its first line and
-// splits it as one document; if that fails too, it falls back to lines.
-func (r *fileReader) cloudTrailDocument(firstLine []byte, lineNo int) error {
-	doc := bytes.Clone(firstLine)
-	rest, err := io.ReadAll(io.LimitReader(r.br, int64(maxCloudTrailLine-len(doc)+1)))
-	if err != nil {
+	}}
+	serr := st.run()
+	switch {
+	case err != nil:
 		return err
-	}
-	doc = append(doc, rest...)
-	if len(doc) > maxCloudTrailLine {
-		return fmt.Errorf("document larger than %d MiB", maxCloudTrailLine>>20)
-	}
-	if _, err := r.p.ParseBytes(doc); err == nil {
-		return r.splitCloudTrail(doc, lineNo)
-	}
-	// Not one document: JSON lines whose first line is bad.
-	n := lineNo - 1
-	for data := doc; ; {
-		line, next, skipped := nextLine(data)
-		data, n = next, n+skipped
-		if line == nil {
-			return nil
+	case in.readErr() != nil:
+		return in.readErr()
+	case serr != nil:
+		// The rest cannot be split: pass on the start of the value at
+		// fault (or of what follows the fault), which does not parse.
+		from := in.pos
+		if in.mark >= 0 {
+			from = in.mark
 		}
-		if err := r.splitCloudTrail(line, n); err != nil {
-			return err
-		}
-	}
-}
-
-// splitCloudTrail emits the events of one JSON value: each element of a
-// Records wrapper or an array, compacted, or the value itself. A value that
-// does not parse is emitted as is.
-func (r *fileReader) splitCloudTrail(b []byte, lineNo int) error {
-	v, err := r.p.ParseBytes(b)
-	if err != nil {
-		return r.emit(bytes.Clone(b), "", lineNo)
-	}
-	var elems []*fastjson.Value
-	switch v.Type() {
-	case fastjson.TypeArray:
-		elems, _ = v.Array()
-	case fastjson.TypeObject:
-		recs := v.Get("Records")
-		if recs == nil || recs.Type() != fastjson.TypeArray {
-			if bytes.IndexByte(b, '\n') >= 0 { // pretty-printed: compact it
-				return r.emit(v.MarshalTo(nil), "", lineNo)
-			}
-			return r.emit(bytes.Clone(b), "", lineNo)
-		}
-		elems, _ = recs.Array()
-	default:
-		return r.emit(bytes.Clone(b), "", lineNo)
-	}
-	for _, e := range elems {
-		if err := r.emit(e.MarshalTo(nil), "", lineNo); err != nil {
-			return err
-		}
+		return r.emit(bytes.Clone(in.buf[from:min(in.n, from+4<<10)]), "", in.line+1)
 	}
 	return nil
+}
+
+// compactJSON returns a copy of the element b, compacted if it spans
+// lines; as it is if that fails.
+func compactJSON(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') < 0 {
+		return bytes.Clone(b)
+	}
+	var out bytes.Buffer
+	out.Grow(len(b))
+	if json.Compact(&out, b) != nil {
+		return bytes.Clone(b)
+	}
+	return out.Bytes()
 }

@@ -66,13 +66,13 @@ func TestReadFiles(t *testing.T) {
 	var ct CloudTrailDecoder
 	var split []event.Event
 	for _, r := range byPath["ct/2026/03/08/111122223333_CloudTrail_us-east-1_20260308T2145Z_abc.json.gz"] {
-		evs, _, err := ct.Decode(r.Value, nil)
+		evs, _, err := decodeAll(ct.Decode, r.Value)
 		if err != nil || len(evs) != 1 || bytes.ContainsAny(r.Value, "\n") || r.Line != 1 {
 			t.Fatalf("record %q: %d events, %v", r.Value, len(evs), err)
 		}
 		split = append(split, evs...)
 	}
-	whole, _, _ := ct.Decode(s3, nil)
+	whole, _, _ := decodeAll(ct.Decode, s3)
 	if len(split) != len(whole) {
 		t.Fatalf("split %d, whole %d", len(split), len(whole))
 	}
@@ -82,7 +82,7 @@ func TestReadFiles(t *testing.T) {
 		}
 	}
 	for _, r := range byPath["ct/stratus.json"] {
-		if evs, _, err := ct.Decode(r.Value, nil); err != nil || len(evs) != 1 || bytes.ContainsAny(r.Value, "\n") {
+		if evs, _, err := decodeAll(ct.Decode, r.Value); err != nil || len(evs) != 1 || bytes.ContainsAny(r.Value, "\n") {
 			t.Fatalf("pretty-printed array element: %v", err)
 		}
 	}
@@ -91,12 +91,12 @@ func TestReadFiles(t *testing.T) {
 	}
 
 	// Flow lines carry the header of their file.
-	fd, _ := NewFlowDecoder("")
+	fd, _ := NewFlowDecoder("", Limits{})
 	for _, r := range byPath["flow/v5.log"] {
 		if !strings.HasPrefix(r.Header, "version account-id") || r.Line < 2 {
 			t.Fatalf("v5 record header %q line %d", r.Header, r.Line)
 		}
-		if _, _, err := fd.DecodeWithFormat(r.Value, r.Header, nil); err != nil {
+		if _, _, err := decodeAll(withFormat(fd, r.Header), r.Value); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +110,7 @@ func TestReadFiles(t *testing.T) {
 		if r.Line != i+1 {
 			t.Fatalf("dns line %d", r.Line)
 		}
-		if _, _, err := dd.Decode(r.Value, nil); err != nil {
+		if _, _, err := decodeAll(dd.Decode, r.Value); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,5 +224,56 @@ func TestReadFilesSkipsNonLogsInDirectories(t *testing.T) {
 	err := ReadFiles([]string{notes}, event.SourceUnknown, func(FileRecord) error { return nil })
 	if !errors.Is(err, ErrUnknownSource) {
 		t.Errorf("named non-log file: err %v, want ErrUnknownSource", err)
+	}
+}
+
+// TestReadFilesCloudTrailStream splits CloudTrail files as a stream: a
+// large delivery file, a wrapper with other keys, pretty-printed arrays
+// and a file that turns malformed part way.
+func TestReadFilesCloudTrailStream(t *testing.T) {
+	dir := t.TempDir()
+	_, z := deliveryFile(t, 20000)
+	evs := stratusEvents(t)
+	joined := string(bytes.Join(evs, []byte(",\n")))
+	tests := []struct {
+		name  string
+		file  []byte
+		want  int   // records
+		lines []int // of the first records, if given
+		bad   int   // records that must not decode
+	}{
+		{"delivery.json.gz", z, 20000, []int{1, 1}, 0},
+		{"wrapper.json", []byte("{\"digest\": {\"a\": [1]},\n\"Records\": [\n" + joined + "\n]}\n"), len(evs), []int{3}, 0},
+		{"array.json", []byte("[\n" + joined + "\n]\n"), len(evs), []int{2}, 0},
+		{"cut.json", []byte("[\n" + joined + ",\n" + string(evs[0][:100])), len(evs) + 1, nil, 1},
+		{"garbage.json", []byte(`{"Records":[` + string(evs[0]) + `] x}`), 2, nil, 1},
+	}
+	var d CloudTrailDecoder
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, tt.name)
+			writeFile(t, p, tt.file)
+			recs := collect(t, []string{p}, event.SourceUnknown)
+			if len(recs) != tt.want {
+				t.Fatalf("%d records, want %d", len(recs), tt.want)
+			}
+			for i, line := range tt.lines {
+				if recs[i].Line != line {
+					t.Errorf("record %d on line %d, want %d", i, recs[i].Line, line)
+				}
+			}
+			bad := 0
+			for _, r := range recs {
+				if bytes.ContainsAny(r.Value, "\n") {
+					t.Fatalf("record not compact: %.100q", r.Value)
+				}
+				if evs, _, err := decodeAll(d.Decode, r.Value); err != nil || len(evs) != 1 {
+					bad++
+				}
+			}
+			if bad != tt.bad {
+				t.Fatalf("%d records do not decode, want %d", bad, tt.bad)
+			}
+		})
 	}
 }

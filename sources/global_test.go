@@ -48,11 +48,11 @@ func TestIsGlobal(t *testing.T) {
 	}
 	// On decoded events.
 	var d CloudTrailDecoder
-	evs, _, err := d.Decode(ctEvent(t, nil), nil) // iam ListUsers in us-east-1
+	evs, _, err := decodeAll(d.Decode, ctEvent(t, nil)) // iam ListUsers in us-east-1
 	if err != nil || !IsGlobal(evs[0].CloudTrail) {
 		t.Fatalf("decoded IAM event not global: %v", err)
 	}
-	evs, _, _ = d.Decode(readTestdata(t, "cloudtrail/stratus.aws.defense-evasion.cloudtrail-stop.json"), nil)
+	evs, _, _ = decodeAll(d.Decode, readTestdata(t, "cloudtrail/stratus.aws.defense-evasion.cloudtrail-stop.json"))
 	if IsGlobal(evs[0].CloudTrail) {
 		t.Fatal("StopLogging is regional")
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,6 +96,7 @@ func checkEvents(t testing.TB, src event.Source, evs []event.Event) {
 		if e.Time.Location() != nil && e.Time.Location().String() != "UTC" {
 			t.Fatalf("event %d: time not UTC: %v", i, e.Time)
 		}
+		checkBounds(t, e)
 		b, err := e.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
@@ -117,17 +120,158 @@ type decodeErrorTest struct {
 }
 
 // runDecodeErrorTests decodes each record and checks the error, the
-// counts and the events that did decode.
-func runDecodeErrorTests(t *testing.T, src event.Source, decode func([]byte, []event.Event) ([]event.Event, Result, error), tests []decodeErrorTest) {
+// counts and the events that did decode. Each record is decoded as is and
+// gzip-compressed, which streams it: both must agree on the counts.
+func runDecodeErrorTests(t *testing.T, src event.Source, decode decodeFunc, tests []decodeErrorTest) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, res, err := decode(tt.rec, nil)
+			evs, res, err := decodeAll(decode, tt.rec)
 			checkDecodeError(t, err, tt.reason)
 			if res.Failed != tt.failed || len(evs) != tt.events {
 				t.Fatalf("got %d events, %+v; want %d events, %d failed", len(evs), res, tt.events, tt.failed)
 			}
 			checkEvents(t, src, evs)
+			if isGzip(tt.rec) {
+				return
+			}
+			zevs, zres, zerr := decodeAll(decode, gz(t, tt.rec))
+			if zerr == nil || zres != res || len(zevs) != len(evs) {
+				t.Fatalf("gzip: got %d events, %+v, %v; want %d events, %+v", len(zevs), zres, zerr, len(evs), res)
+			}
 		})
+	}
+}
+
+// decodeFunc is the signature of Decode.
+type decodeFunc func([]byte, func(*event.Event)) (Result, error)
+
+// decodeAll decodes rec and returns copies of the events emitted: the
+// decoder reuses the event it hands to emit.
+func decodeAll(decode decodeFunc, rec []byte) ([]event.Event, Result, error) {
+	var evs []event.Event
+	res, err := decode(rec, func(e *event.Event) { evs = append(evs, cloneEvent(e)) })
+	return evs, res, err
+}
+
+// withFormat is FlowDecoder.DecodeWithFormat as a decodeFunc.
+func withFormat(d *FlowDecoder, format string) decodeFunc {
+	return func(rec []byte, emit func(*event.Event)) (Result, error) {
+		return d.DecodeWithFormat(rec, format, emit)
+	}
+}
+
+// cloneEvent returns a copy of e that shares nothing mutable with it.
+func cloneEvent(e *event.Event) event.Event {
+	c := *e
+	if e.CloudTrail != nil {
+		ct := *e.CloudTrail
+		ct.RequestParameters = maps.Clone(ct.RequestParameters)
+		c.CloudTrail = &ct
+	}
+	if e.Flow != nil {
+		fl := *e.Flow
+		c.Flow = &fl
+	}
+	if e.DNS != nil {
+		q := *e.DNS
+		q.Answers = slices.Clone(q.Answers)
+		c.DNS = &q
+	}
+	return c
+}
+
+// checkBounds asserts every field of e is within its bound, the routing
+// fields hold no control characters and the time is in range.
+func checkBounds(t testing.TB, e *event.Event) {
+	t.Helper()
+	type field struct {
+		name string
+		v    string
+		max  int
+	}
+	fields := []field{{"Account", e.Account, maxID}, {"Region", e.Region, maxRegion}, {"Entity", e.Entity, maxEntity}}
+	for _, f := range fields {
+		if err := checkIDString(f.v, f.max, f.name); err != nil {
+			t.Fatalf("routing field: %v (%q)", err, f.v)
+		}
+	}
+	inRange := e.Time.Unix() >= minEventUnix && e.Time.Unix() < maxEventUnix
+	switch {
+	case e.CloudTrail != nil:
+		ct := e.CloudTrail
+		id := &ct.Identity
+		fields = append(fields, []field{
+			{"EventID", ct.EventID, maxID}, {"EventName", ct.EventName, maxName}, {"EventSource", ct.EventSource, maxName},
+			{"EventType", ct.EventType, maxName}, {"AWSRegion", ct.AWSRegion, maxRegion}, {"SourceIP", ct.SourceIP, maxName},
+			{"UserAgent", ct.UserAgent, maxFreeText}, {"ErrorCode", ct.ErrorCode, maxName}, {"ErrorMessage", ct.ErrorMessage, maxFreeText},
+			{"RecipientAccount", ct.RecipientAccount, maxID}, {"VPCEndpointID", ct.VPCEndpointID, maxID},
+			{"ConsoleLogin", ct.ConsoleLogin, maxName}, {"MFAUsed", ct.MFAUsed, maxName},
+			{"Identity.Type", id.Type, maxName}, {"PrincipalID", id.PrincipalID, maxARN}, {"ARN", id.ARN, maxARN},
+			{"AccountID", id.AccountID, maxID}, {"AccessKeyID", id.AccessKeyID, maxID}, {"UserName", id.UserName, maxARN},
+			{"InvokedBy", id.InvokedBy, maxName}, {"SessionIssuerType", id.SessionIssuerType, maxName},
+			{"SessionIssuerARN", id.SessionIssuerARN, maxARN}, {"SessionIssuerUserName", id.SessionIssuerUserName, maxARN},
+			{"EC2RoleDelivery", id.EC2RoleDelivery, maxName},
+		}...)
+		if len(ct.RequestParameters) > maxParams {
+			t.Fatalf("%d request parameters", len(ct.RequestParameters))
+		}
+		for k, v := range ct.RequestParameters {
+			if len(k) > maxParamKeyLen || len(v) > maxParamValue {
+				t.Fatalf("request parameter %q: %d bytes", k, len(v))
+			}
+		}
+		for _, s := range []string{ct.AWSRegion, ct.RecipientAccount, id.AccountID, id.ARN, id.SessionIssuerARN, id.UserName, id.PrincipalID} {
+			if err := checkIDString(s, maxARN, "id"); err != nil {
+				t.Fatalf("CloudTrail id %q: %v", s, err)
+			}
+		}
+		if !inRange {
+			t.Fatalf("eventTime %v out of range", e.Time)
+		}
+	case e.Flow != nil:
+		fl := e.Flow
+		fields = append(fields, []field{
+			{"AccountID", fl.AccountID, maxID}, {"InterfaceID", fl.InterfaceID, maxID}, {"InstanceID", fl.InstanceID, maxID},
+			{"VPCID", fl.VPCID, maxID}, {"SubnetID", fl.SubnetID, maxID}, {"Flow.Region", fl.Region, maxRegion},
+		}...)
+		for _, s := range []string{fl.AccountID, fl.InterfaceID, fl.InstanceID, fl.Region} {
+			if err := checkIDString(s, maxID, "id"); err != nil {
+				t.Fatalf("flow id %q: %v", s, err)
+			}
+		}
+		if !e.Time.IsZero() && !inRange {
+			t.Fatalf("flow start %v out of range", e.Time)
+		}
+		if fl.End != 0 && (fl.End < minEventUnix || fl.End >= maxEventUnix || e.Time.IsZero() == false && fl.End < fl.Start) {
+			t.Fatalf("flow end %d (start %d)", fl.End, fl.Start)
+		}
+	case e.DNS != nil:
+		q := e.DNS
+		fields = append(fields, []field{
+			{"AccountID", q.AccountID, maxID}, {"DNS.Region", q.Region, maxRegion}, {"VPCID", q.VPCID, maxID},
+			{"QueryName", q.QueryName, 4 * maxQueryName}, {"QueryType", q.QueryType, maxDNSToken}, {"QueryClass", q.QueryClass, maxDNSToken},
+			{"RCode", q.RCode, maxDNSToken}, {"Transport", q.Transport, maxDNSToken}, {"InstanceID", q.InstanceID, maxID},
+			{"ResolverEndpoint", q.ResolverEndpoint, maxID}, {"FirewallAction", q.FirewallAction, maxDNSToken},
+		}...)
+		if n := nameOctets([]byte(q.QueryName)); n > maxQueryName {
+			t.Fatalf("query name of %d octets", n)
+		}
+		if len(q.Answers) > maxAnswers {
+			t.Fatalf("%d answers", len(q.Answers))
+		}
+		for _, a := range q.Answers {
+			if len(a.Rdata) > maxAnswerData || len(a.Type) > maxDNSToken {
+				t.Fatalf("answer %d/%d bytes", len(a.Rdata), len(a.Type))
+			}
+		}
+		if !inRange {
+			t.Fatalf("query_timestamp %v out of range", e.Time)
+		}
+	}
+	for _, f := range fields {
+		if len(f.v) > f.max {
+			t.Fatalf("%s: %d bytes, more than %d", f.name, len(f.v), f.max)
+		}
 	}
 }

@@ -2,26 +2,44 @@ package sources
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/valyala/fastjson"
 )
 
-// maxField bounds every string field a decoder keeps. Fields are
-// attacker-influenced (a user agent is whatever the caller sends), and one
-// oversized value must not bloat every profile it lands in.
-const maxField = 8 << 10
-
-// str returns the bytes of a string field, nil for null or absent, and an
-// error for other types or values longer than maxField. The bytes are a
-// view into the parser's buffer.
-func str(v *fastjson.Value, field string) ([]byte, error) {
+// strN returns the bytes of a string field, nil for null or absent, and an
+// error for other types or values longer than max. The bytes are a view
+// into the parser's buffer.
+func strN(v *fastjson.Value, field string, max int) ([]byte, error) {
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		if len(b) > maxField {
-			return nil, errField(field, "too long (%d bytes)", len(b))
+		if len(b) > max {
+			return nil, errLen(field, len(b), max)
 		}
 		return b, nil
+	case fastjson.TypeNull:
+		return nil, nil
+	}
+	return nil, errField(field, "not a string")
+}
+
+// idStr is strN for a field that is part of an entity id or routing key:
+// see checkID.
+func idStr(v *fastjson.Value, field string, max int) ([]byte, error) {
+	b, err := strN(v, field, max)
+	if err == nil {
+		err = checkID(b, max, field)
+	}
+	return b, err
+}
+
+// freeText returns a free-text string field cut to maxFreeText.
+func freeText(v *fastjson.Value, field string) ([]byte, error) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return truncateUTF8(b, maxFreeText), nil
 	case fastjson.TypeNull:
 		return nil, nil
 	}
@@ -77,19 +95,66 @@ func nextLine(data []byte) (line, rest []byte, skipped int) {
 	return nil, nil, skipped
 }
 
-// isJSONLines reports whether data, which did not parse as one JSON value,
-// holds one value per line: at least two non-blank lines, and the first or
-// second parses on its own. A pretty-printed document fails both tests, so
-// its parse error is reported as is.
-func isJSONLines(p *fastjson.Parser, data []byte) bool {
-	first, rest, _ := nextLine(data)
-	second, _, _ := nextLine(rest)
-	if second == nil {
+// maxErrText bounds the parser's message in a DecodeError: fastjson's
+// repeat themselves for each level of nesting.
+const maxErrText = 200
+
+// errJSON is the failure of an element that is not JSON.
+func errJSON(err error) error {
+	msg := err.Error()
+	if len(msg) > maxErrText {
+		msg = string(truncateUTF8([]byte(msg), maxErrText)) + "..."
+	}
+	return &fieldError{field: "json", msg: msg, err: err}
+}
+
+// errEmpty is the failure of a record holding nothing but whitespace:
+// it yields no event, and must still be counted and dead-lettered.
+var errEmpty = errors.New("empty record")
+
+// Sizes of what a fastjson.Parser keeps per value, for parserGrew: a Value
+// and, per object member, a kv (a string and a pointer); per array element
+// a pointer.
+const (
+	fastjsonValueSize = 80
+	fastjsonKVSize    = 24
+	// parserCheckSize is the smallest input parserGrew walks: below it
+	// the parser cannot have grown past keepBuffer (at most one value per
+	// two bytes of input, 184 KiB at most).
+	parserCheckSize = 4 << 10
+)
+
+// parserGrew reports whether parsing b into v left the parser holding more
+// than keepBuffer: it keeps a copy of its input and a cache of values
+// sized for the largest document parsed, for good. Typical events are
+// below parserCheckSize and cost nothing here.
+//
+// v is nil when the parse failed: then what the parser grew cannot be
+// told, and any input past parserCheckSize counts.
+func parserGrew(b []byte, v *fastjson.Value) bool {
+	if len(b) < parserCheckSize {
 		return false
 	}
-	if _, err := p.ParseBytes(first); err == nil {
+	if len(b) > keepBuffer || v == nil {
 		return true
 	}
-	_, err := p.ParseBytes(second)
-	return err == nil
+	return len(b)+parserFootprint(v) > keepBuffer
+}
+
+// parserFootprint estimates the parser's cache for v.
+func parserFootprint(v *fastjson.Value) int {
+	n := fastjsonValueSize
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		n += o.Len() * fastjsonKVSize
+		o.Visit(func(_ []byte, v *fastjson.Value) { n += parserFootprint(v) })
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		n += len(a) * 8
+		for _, e := range a {
+			n += parserFootprint(e)
+		}
+	}
+	return n
 }

@@ -21,20 +21,28 @@ const maxCachedFormats = 64
 // account-id ...") earlier in the same record. NODATA and SKIPDATA lines
 // decode too (addresses invalid, action None). Event.Time is the start
 // field (zero for formats without it); the entity is the instance-id when
-// set, else the interface-id.
+// set, else the interface-id. Compressed records are streamed a line at a
+// time.
 //
-// It is not safe for concurrent use.
+// It is not safe for concurrent use. The zero value decodes the default
+// format with the default Limits.
 type FlowDecoder struct {
+	lim     Limits
 	def     *flowFormat
 	formats map[string]*flowFormat
-	gz      gunzipper
+	rd      recordReader
 	in      interner
+
+	// The event handed to emit, reused for the next.
+	ev event.Event
+	fl event.Flow
 }
 
-// NewFlowDecoder returns a decoder for lines in format: "" for the default
-// version 2 format, else a space-separated list of AWS field names, with or
-// without ${...}. An unknown field name is an error.
-func NewFlowDecoder(format string) (*FlowDecoder, error) {
+// NewFlowDecoder returns a decoder for lines in format, bounded by lim
+// (zero fields mean the defaults). format is "" for the default version 2
+// format, else a space-separated list of AWS field names, with or without
+// ${...}. An unknown field name is an error.
+func NewFlowDecoder(format string, lim Limits) (*FlowDecoder, error) {
 	if format == "" {
 		format = defaultFlowFormat
 	}
@@ -42,28 +50,31 @@ func NewFlowDecoder(format string) (*FlowDecoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vpcflow: %w", err)
 	}
-	return &FlowDecoder{def: ff}, nil
+	return &FlowDecoder{def: ff, lim: lim}, nil
 }
 
-// Decode appends the events of rec's lines to out. A non-nil error is a
-// *DecodeError; events of the good lines are still returned, and
-// Result.Failed counts the bad ones.
-func (d *FlowDecoder) Decode(rec []byte, out []event.Event) ([]event.Event, Result, error) {
-	return d.decode(rec, d.defaultFormat(), out)
+// Decode calls emit for each line of rec, in record order. The event and
+// everything it points to belong to the decoder and are overwritten after
+// emit returns: emit must encode or copy what it needs and keep no pointer.
+//
+// A non-nil error is a *DecodeError; the good lines are emitted all the
+// same, and Result.Failed counts the bad ones.
+func (d *FlowDecoder) Decode(rec []byte, emit func(*event.Event)) (Result, error) {
+	return d.decode(rec, d.defaultFormat(), emit)
 }
 
 // DecodeWithFormat is Decode with format (from a Kafka record header) in
 // place of the decoder's own; "" means the decoder's. Parsed formats are
 // cached.
-func (d *FlowDecoder) DecodeWithFormat(rec []byte, format string, out []event.Event) ([]event.Event, Result, error) {
+func (d *FlowDecoder) DecodeWithFormat(rec []byte, format string, emit func(*event.Event)) (Result, error) {
 	if format == "" {
-		return d.Decode(rec, out)
+		return d.Decode(rec, emit)
 	}
 	ff, err := d.format(format)
 	if err != nil {
-		return out, Result{Failed: 1}, newError(rec, err, "vpcflow: format header: %v", err)
+		return Result{Failed: 1}, newError(rec, err, "vpcflow: format header: %v", err)
 	}
-	return d.decode(rec, ff, out)
+	return d.decode(rec, ff, emit)
 }
 
 func (d *FlowDecoder) defaultFormat() *flowFormat {
@@ -97,54 +108,68 @@ func (d *FlowDecoder) formatBytes(b []byte) (*flowFormat, error) {
 	return d.format(string(b))
 }
 
-func (d *FlowDecoder) decode(rec []byte, ff *flowFormat, out []event.Event) ([]event.Event, Result, error) {
-	data := rec
-	if isGzip(rec) {
-		var err error
-		if data, err = d.gz.gunzip(rec); err != nil {
-			return out, Result{Failed: 1}, newError(rec, err, "vpcflow: %v", err)
-		}
+var errHeaderOnly = errors.New("no flow lines after the header")
+
+func (d *FlowDecoder) decode(rec []byte, ff *flowFormat, emit func(*event.Event)) (Result, error) {
+	lim := d.lim.withDefaults()
+	in, err := d.rd.open(rec, lim)
+	if err != nil {
+		return Result{Failed: 1}, newError(rec, err, "vpcflow: %v", err)
 	}
+	defer d.rd.close()
 	f := failures{unit: "line"}
-	total, lineNo := 0, 0
-	for rest := data; ; {
-		line, r, n := nextLine(rest)
-		rest, lineNo = r, lineNo+n
-		if line == nil {
+	total, headers := 0, 0
+	for {
+		line, lineNo, size, ok := in.nextLine()
+		if !ok {
 			break
 		}
+		if line == nil {
+			total++
+			f.add(lineNo, errElement("line", size, lim.MaxElement), in.kept())
+			continue
+		}
 		if isFlowHeader(line) {
+			headers++
 			nf, err := d.formatBytes(line)
 			if err != nil {
 				// The lines that follow cannot be read without their
-				// format: they all fail with the header.
-				failed := f.failed + max(1, countLines(rest))
-				return out, Result{Failed: failed},
-					newError(line, err, "vpcflow: %v (header, line %d)", err, lineNo)
+				// format: they all fail with the header. (The error is
+				// made first: counting reuses the line's bytes.)
+				derr := newError(line, err, "vpcflow: %v (header, line %d)", err, lineNo)
+				return Result{Failed: f.failed + max(1, countLines(in))}, derr
 			}
 			ff = nf
 			continue
 		}
 		total++
-		ev, err := d.decodeLine(line, ff)
-		if err != nil {
+		if err := d.decodeLine(line, ff); err != nil {
 			f.add(lineNo, err, line)
 			continue
 		}
-		out = append(out, ev)
+		emit(&d.ev)
 	}
-	return out, Result{Failed: f.failed}, f.err("vpcflow", data, total)
+	if err := in.readErr(); err != nil {
+		total++
+		f.addRest(in.line+1, err, in.headBytes())
+	} else if total == 0 {
+		err := errEmpty
+		if headers > 0 {
+			err = errHeaderOnly
+		}
+		f.add(1, err, in.headBytes())
+	}
+	return Result{Failed: f.failed}, f.err("vpcflow", total)
 }
 
-// countLines counts the non-blank lines of data.
-func countLines(data []byte) int {
+// countLines counts the non-blank lines left in in.
+func countLines(in *input) int {
 	n := 0
 	for {
-		line, rest, _ := nextLine(data)
-		if line == nil {
+		if _, _, _, ok := in.nextLine(); !ok {
 			return n
 		}
-		n, data = n+1, rest
+		n++
 	}
 }
 
@@ -162,22 +187,22 @@ func isFlowHeader(line []byte) bool {
 	return ok
 }
 
-// decodeLine decodes one data line with a byte scanner: no per-field
-// allocation beyond strings not yet interned and IPv6 parsing.
-func (d *FlowDecoder) decodeLine(line []byte, ff *flowFormat) (event.Event, error) {
+// decodeLine decodes one data line into d.ev with a byte scanner: no
+// per-field allocation beyond strings not yet interned and IPv6 parsing.
+func (d *FlowDecoder) decodeLine(line []byte, ff *flowFormat) error {
 	if !utf8.Valid(line) {
-		return event.Event{}, errors.New("invalid UTF-8")
+		return errors.New("invalid UTF-8")
 	}
-	fl := &event.Flow{Version: ff.version}
-	var start int64
-	hasStart := false
+	fl := &d.fl
+	*fl = event.Flow{Version: ff.version}
+	hasStart, hasEnd := false, false
 	p := 0
 	for i, field := range ff.fields {
 		for p < len(line) && (line[p] == ' ' || line[p] == '\t') {
 			p++
 		}
 		if p >= len(line) {
-			return event.Event{}, fmt.Errorf("%d fields, format has %d", i, len(ff.fields))
+			return fmt.Errorf("%d fields, format has %d", i, len(ff.fields))
 		}
 		q := p
 		for q < len(line) && line[q] != ' ' && line[q] != '\t' {
@@ -188,21 +213,38 @@ func (d *FlowDecoder) decodeLine(line []byte, ff *flowFormat) (event.Event, erro
 		if err := d.setField(fl, field, tok); err != nil {
 			if n := countFields(line); n != len(ff.fields) {
 				// A short or long line: say so rather than blame a field.
-				return event.Event{}, fmt.Errorf("%d fields, format has %d", n, len(ff.fields))
+				return fmt.Errorf("%d fields, format has %d", n, len(ff.fields))
 			}
-			return event.Event{}, err
+			return err
 		}
-		if field == fStart && !isDash(tok) {
-			start, hasStart = fl.Start, true
+		switch {
+		case isDash(tok):
+		case field == fStart:
+			hasStart = true
+		case field == fEnd:
+			hasEnd = true
 		}
 	}
 	for p < len(line) && (line[p] == ' ' || line[p] == '\t') {
 		p++
 	}
 	if p < len(line) {
-		return event.Event{}, fmt.Errorf("%d fields, format has %d", countFields(line), len(ff.fields))
+		return fmt.Errorf("%d fields, format has %d", countFields(line), len(ff.fields))
 	}
-	ev := event.Event{
+	if hasStart {
+		if err := checkUnix(fl.Start, "start"); err != nil {
+			return err
+		}
+	}
+	if hasEnd {
+		if err := checkUnix(fl.End, "end"); err != nil {
+			return err
+		}
+		if hasStart && fl.End < fl.Start {
+			return errField("end", "%d before start %d", fl.End, fl.Start)
+		}
+	}
+	d.ev = event.Event{
 		Source:  event.SourceVPCFlow,
 		Account: fl.AccountID,
 		Region:  fl.Region,
@@ -211,15 +253,15 @@ func (d *FlowDecoder) decodeLine(line []byte, ff *flowFormat) (event.Event, erro
 		Flow:    fl,
 	}
 	if hasStart {
-		ev.Time = time.Unix(start, 0).UTC()
+		d.ev.Time = time.Unix(fl.Start, 0).UTC()
 	}
-	if ev.Entity == "" {
-		ev.Entity = fl.InterfaceID
+	if d.ev.Entity == "" {
+		d.ev.Entity = fl.InterfaceID
 	}
-	if ev.Entity == "" {
-		return event.Event{}, errors.New("neither interface-id nor instance-id is set")
+	if d.ev.Entity == "" {
+		return errors.New("neither interface-id nor instance-id is set")
 	}
-	return ev, nil
+	return checkRouting(&d.ev)
 }
 
 // countFields counts the space-separated fields of line (error path only).
@@ -239,17 +281,17 @@ func (d *FlowDecoder) setField(fl *event.Flow, field flowField, tok []byte) erro
 	case fVersion:
 		err = parseUintField(&fl.Version, tok, 255, "version")
 	case fAccountID:
-		fl.AccountID = d.in.get(tok)
+		fl.AccountID, err = d.id(tok, maxID, "account-id")
 	case fInterfaceID:
-		fl.InterfaceID = d.in.get(tok)
+		fl.InterfaceID, err = d.id(tok, maxID, "interface-id")
 	case fInstanceID:
-		fl.InstanceID = d.in.get(tok)
+		fl.InstanceID, err = d.id(tok, maxID, "instance-id")
 	case fVPCID:
-		fl.VPCID = d.in.get(tok)
+		fl.VPCID, err = d.id(tok, maxID, "vpc-id")
 	case fSubnetID:
-		fl.SubnetID = d.in.get(tok)
+		fl.SubnetID, err = d.id(tok, maxID, "subnet-id")
 	case fRegion:
-		fl.Region = d.in.get(tok)
+		fl.Region, err = d.id(tok, maxRegion, "region")
 	case fSrcAddr:
 		fl.Src, err = parseAddrField(tok, "srcaddr")
 	case fDstAddr:
@@ -283,6 +325,15 @@ func (d *FlowDecoder) setField(fl *event.Flow, field flowField, tok []byte) erro
 	}
 	// Other fields (type, az-id, ECS, ...) are not kept.
 	return err
+}
+
+// id returns an id field, checked as checkID does (the line is split on
+// spaces and tabs only, so other control characters reach here).
+func (d *FlowDecoder) id(tok []byte, max int, field string) (string, error) {
+	if err := checkID(tok, max, field); err != nil {
+		return "", err
+	}
+	return d.in.get(tok), nil
 }
 
 // parseUintField parses a decimal no larger than max into *dst (0 on

@@ -2,11 +2,11 @@ package storage
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vigil-sec/vigil/wire"
 )
 
 // Relative-key prefixes within a shard's keyspace.
@@ -33,31 +33,32 @@ func (s *Shard) key(rel string) []byte {
 	return append(append(k, s.prefix...), rel...)
 }
 
-// Profile returns an entity's stored profile and the offset of the last
+// Profile returns an entity's stored profile and the mark of the last
 // internal record applied to it.
-func (s *Shard) Profile(entity string) (data []byte, offset int64, ok bool, err error) {
+func (s *Shard) Profile(entity string) (data []byte, mark Mark, ok bool, err error) {
 	v, ok, err := get(s.db, s.key(ProfileKey(entity)))
 	if err != nil || !ok {
-		return nil, 0, ok, wrap("reading profile", err)
+		return nil, NoMark, ok, wrap("reading profile", err)
 	}
-	data, offset, err = DecodeProfile(v)
-	return data, offset, err == nil, err
+	data, mark, err = DecodeProfile(v)
+	return data, mark, err == nil, err
 }
 
-// EncodeProfile is the stored form of a profile: the applied offset, then
-// the profile's own encoding.
-func EncodeProfile(data []byte, offset int64) []byte {
-	b := binary.AppendVarint(make([]byte, 0, len(data)+binary.MaxVarintLen64), offset)
+// EncodeProfile is the stored form of a profile: the mark of the last
+// record applied, then the profile's own encoding.
+func EncodeProfile(data []byte, mark Mark) []byte {
+	b := mark.append(make([]byte, 0, len(data)+2*binary.MaxVarintLen64))
 	return append(b, data...)
 }
 
 // DecodeProfile is the inverse of EncodeProfile.
-func DecodeProfile(v []byte) (data []byte, offset int64, err error) {
-	offset, n := binary.Varint(v)
-	if n <= 0 {
-		return nil, 0, errors.New("storage: corrupt profile record")
+func DecodeProfile(v []byte) (data []byte, mark Mark, err error) {
+	r := wire.Reader{Buf: v}
+	mark = readMark(&r)
+	if r.Err != nil {
+		return nil, NoMark, fmt.Errorf("storage: corrupt profile record: %w", r.Err)
 	}
-	return v[n:], offset, nil
+	return v[r.Off:], mark, nil
 }
 
 // Finding returns a stored finding's JSON.
@@ -81,8 +82,13 @@ func (s *Shard) Meta() (m Meta, ok bool, err error) {
 // relPrefix, in key order, until fn returns false. The slices are valid
 // only during the call.
 func (s *Shard) Each(relPrefix string, fn func(relKey string, value []byte) bool) error {
-	lower := s.key(relPrefix)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
+	return s.each(relPrefix, "", fn)
+}
+
+// each is Each starting at relPrefix+from.
+func (s *Shard) each(relPrefix, from string, fn func(relKey string, value []byte) bool) error {
+	prefix := s.key(relPrefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: s.key(relPrefix + from), UpperBound: upperBound(prefix)})
 	if err != nil {
 		return wrap("iterating", err)
 	}
@@ -95,14 +101,15 @@ func (s *Shard) Each(relPrefix string, fn func(relKey string, value []byte) bool
 	return wrap("iterating", it.Error())
 }
 
-// Profiles calls fn for every stored profile of the shard.
-func (s *Shard) Profiles(fn func(entity string, data []byte, offset int64) bool) error {
-	return s.Each(profilePrefix, func(k string, v []byte) bool {
-		data, off, err := DecodeProfile(v)
+// Profiles calls fn for every stored profile of the shard whose entity
+// key is at or after from, in key order.
+func (s *Shard) Profiles(from string, fn func(entity string, data []byte, mark Mark) bool) error {
+	return s.each(profilePrefix, from, func(k string, v []byte) bool {
+		data, mark, err := DecodeProfile(v)
 		if err != nil {
 			return true
 		}
-		return fn(k[len(profilePrefix):], data, off)
+		return fn(k[len(profilePrefix):], data, mark)
 	})
 }
 
@@ -116,51 +123,39 @@ func (s *Shard) Drop() error {
 	return wrap("dropping shard", s.db.DeleteRange(s.prefix, upperBound(s.prefix), pebble.Sync))
 }
 
-// Batch collects one flush of a shard: profiles, findings and meta, written
-// atomically. Entries returns the same pairs for the changelog.
-type Batch struct {
-	s       *Shard
-	b       *pebble.Batch
-	entries []Entry
-}
-
-// Entry is one relative key and its value.
+// Entry is one relative key and its value: what a flush writes to Pebble
+// and appends to the changelog.
 type Entry struct {
 	Key   string
 	Value []byte
 }
 
-// NewBatch starts a flush.
-func (s *Shard) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
-
-// Set stores value under a relative key.
-func (b *Batch) Set(relKey string, value []byte) {
-	_ = b.b.Set(b.s.key(relKey), value, nil) // a batch Set cannot fail
-	b.entries = append(b.entries, Entry{Key: relKey, Value: value})
+// ProfileEntry is the entry of an entity's profile with the mark of the
+// last record applied to it.
+func ProfileEntry(entity string, data []byte, mark Mark) Entry {
+	return Entry{Key: ProfileKey(entity), Value: EncodeProfile(data, mark)}
 }
 
-// SetProfile stores an entity's profile with its applied offset.
-func (b *Batch) SetProfile(entity string, data []byte, offset int64) {
-	b.Set(ProfileKey(entity), EncodeProfile(data, offset))
+// FindingEntry is the entry of a stored finding.
+func FindingEntry(id string, stored []byte) Entry {
+	return Entry{Key: FindingKey(id), Value: stored}
 }
 
-// SetFinding stores a finding's JSON.
-func (b *Batch) SetFinding(id string, json []byte) { b.Set(FindingKey(id), json) }
-
-// SetMeta stores the shard's metadata.
-func (b *Batch) SetMeta(m Meta) {
+// MetaEntry is the entry of the shard's meta.
+func MetaEntry(m Meta) Entry {
 	v, _ := m.MarshalBinary()
-	b.Set(metaKey, v)
+	return Entry{Key: metaKey, Value: v}
 }
 
-// Entries returns what the batch writes, in order.
-func (b *Batch) Entries() []Entry { return b.entries }
-
-// Commit writes the batch durably (the WAL is synced: the consumer offset
-// is committed to Kafka right after, so the write must survive a crash).
-func (b *Batch) Commit() error {
-	defer b.b.Close()
-	return wrap("committing batch", b.b.Commit(pebble.Sync))
+// Write stores entries in one batch, durably: the WAL is synced, because
+// the consumer offset is committed to Kafka right after.
+func (s *Shard) Write(entries []Entry) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, e := range entries {
+		_ = b.Set(s.key(e.Key), e.Value, nil) // a batch Set cannot fail
+	}
+	return wrap("writing batch", b.Commit(pebble.Sync))
 }
 
 // Restore replaces the shard's keyspace with changelog entries.
@@ -168,95 +163,7 @@ func (s *Shard) Restore(entries []Entry) error {
 	if err := s.Drop(); err != nil {
 		return err
 	}
-	b := s.NewBatch()
-	for _, e := range entries {
-		b.Set(e.Key, e.Value)
-	}
-	return b.Commit()
-}
-
-// Meta is a shard's bookkeeping, written with every flush.
-type Meta struct {
-	// Applied is the offset of the last internal record applied; the
-	// shard resumes after it.
-	Applied int64
-	// Watermarks holds, per raw source partition ("<source>/<partition>"),
-	// the position of the last raw record applied. Ingest re-sends raw
-	// records after a crash between producing and committing; positions
-	// at or below the watermark are such re-sends and are dropped.
-	Watermarks map[string]Position
-}
-
-// Position is a raw record's place: its offset in the raw partition and
-// the index of the event within the record (a record can hold many events,
-// and a global event is broadcast to many regions).
-type Position struct {
-	Offset int64
-	Index  int32
-}
-
-// Less orders positions.
-func (p Position) Less(q Position) bool {
-	return p.Offset < q.Offset || (p.Offset == q.Offset && p.Index < q.Index)
-}
-
-// MarshalBinary encodes the meta.
-func (m Meta) MarshalBinary() ([]byte, error) {
-	b := []byte{1}
-	b = binary.AppendVarint(b, m.Applied)
-	keys := make([]string, 0, len(m.Watermarks))
-	for k := range m.Watermarks {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendVarint(b, m.Watermarks[k].Offset)
-		b = binary.AppendVarint(b, int64(m.Watermarks[k].Index))
-	}
-	return b, nil
-}
-
-// UnmarshalBinary decodes the meta.
-func (m *Meta) UnmarshalBinary(b []byte) error {
-	bad := errors.New("storage: corrupt shard meta")
-	if len(b) == 0 || b[0] != 1 {
-		return bad
-	}
-	b = b[1:]
-	var n int
-	if m.Applied, n = binary.Varint(b); n <= 0 {
-		return bad
-	}
-	b = b[n:]
-	cnt, n := binary.Uvarint(b)
-	if n <= 0 || cnt > uint64(len(b)) {
-		return bad
-	}
-	b = b[n:]
-	m.Watermarks = make(map[string]Position, cnt)
-	for range cnt {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
-			return bad
-		}
-		k := string(b[n : n+int(l)])
-		b = b[n+int(l):]
-		off, n := binary.Varint(b)
-		if n <= 0 {
-			return bad
-		}
-		b = b[n:]
-		idx, n := binary.Varint(b)
-		if n <= 0 {
-			return bad
-		}
-		b = b[n:]
-		m.Watermarks[k] = Position{Offset: off, Index: int32(idx)}
-	}
-	return nil
+	return s.Write(entries)
 }
 
 func wrap(what string, err error) error {

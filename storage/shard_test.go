@@ -19,15 +19,14 @@ func open(t *testing.T, dir string) *DB {
 func TestBatchAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	db := open(t, dir)
-	b := db.Shard(0).NewBatch()
-	b.SetProfile("1/us-east-1/principal/arn:aws:iam::1:user/a", []byte("profile-a"), 41)
-	b.SetFinding("abc", []byte(`{"id":"abc"}`))
-	meta := Meta{Applied: 41, Watermarks: map[string]Position{"cloudtrail/0": {Offset: 7, Index: 2}}}
-	b.SetMeta(meta)
-	if got := len(b.Entries()); got != 3 {
-		t.Fatalf("%d entries, want 3", got)
-	}
-	if err := b.Commit(); err != nil {
+	mark := Mark{Incarnation: 2, Offset: 41}
+	meta := Meta{Applied: mark, Counters: Counters{Records: [Sources]int64{0, 7}, Duplicates: 2}}
+	err := db.Shard(0).Write([]Entry{
+		ProfileEntry("1/us-east-1/principal/arn:aws:iam::1:user/a", []byte("profile-a"), mark),
+		FindingEntry("abc", []byte(`{"id":"abc"}`)),
+		MetaEntry(meta),
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -37,16 +36,16 @@ func TestBatchAndReopen(t *testing.T) {
 	db = open(t, dir)
 	defer db.Close()
 	s0, s1 := db.Shard(0), db.Shard(1)
-	data, off, ok, err := s0.Profile("1/us-east-1/principal/arn:aws:iam::1:user/a")
-	if err != nil || !ok || string(data) != "profile-a" || off != 41 {
-		t.Fatalf("profile after reopen: %q %d %v %v", data, off, ok, err)
+	data, got, ok, err := s0.Profile("1/us-east-1/principal/arn:aws:iam::1:user/a")
+	if err != nil || !ok || string(data) != "profile-a" || got != mark {
+		t.Fatalf("profile after reopen: %q %+v %v %v", data, got, ok, err)
 	}
 	if _, _, ok, _ := s1.Profile("1/us-east-1/principal/arn:aws:iam::1:user/a"); ok {
 		t.Error("shard 1 sees shard 0's profile")
 	}
-	got, ok, err := s0.Meta()
-	if err != nil || !ok || !reflect.DeepEqual(got, meta) {
-		t.Errorf("meta %+v %v %v, want %+v", got, ok, err, meta)
+	gotMeta, ok, err := s0.Meta()
+	if err != nil || !ok || !reflect.DeepEqual(gotMeta, meta) {
+		t.Errorf("meta %+v %v %v, want %+v", gotMeta, ok, err, meta)
 	}
 	if _, ok, _ := s1.Meta(); ok {
 		t.Error("shard 1 has meta")
@@ -62,17 +61,14 @@ func TestRestoreReplacesKeyspace(t *testing.T) {
 	db := open(t, t.TempDir())
 	defer db.Close()
 	s := db.Shard(3)
-	b := s.NewBatch()
-	b.SetFinding("stale", []byte("x"))
-	if err := b.Commit(); err != nil {
+	if err := s.Write([]Entry{FindingEntry("stale", []byte("x"))}); err != nil {
 		t.Fatal(err)
 	}
-	next := db.Shard(4).NewBatch() // the neighbour must survive
-	next.SetFinding("keep", []byte("y"))
-	if err := next.Commit(); err != nil {
+	// The neighbour must survive.
+	if err := db.Shard(4).Write([]Entry{FindingEntry("keep", []byte("y"))}); err != nil {
 		t.Fatal(err)
 	}
-	entries := []Entry{{Key: FindingKey("fresh"), Value: []byte("z")}, {Key: MetaKey(), Value: mustMeta(Meta{Applied: 9})}}
+	entries := []Entry{FindingEntry("fresh", []byte("z")), MetaEntry(Meta{Applied: Mark{Offset: 9}})}
 	if err := s.Restore(entries); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +77,7 @@ func TestRestoreReplacesKeyspace(t *testing.T) {
 	if !reflect.DeepEqual(ids, []string{"fresh"}) {
 		t.Errorf("after restore: %v", ids)
 	}
-	if m, ok, _ := s.Meta(); !ok || m.Applied != 9 {
+	if m, ok, _ := s.Meta(); !ok || m.Applied != (Mark{Offset: 9}) {
 		t.Errorf("meta after restore %+v", m)
 	}
 	if _, ok, _ := db.Shard(4).Finding("keep"); !ok {
@@ -89,20 +85,32 @@ func TestRestoreReplacesKeyspace(t *testing.T) {
 	}
 }
 
-func mustMeta(m Meta) []byte {
-	b, _ := m.MarshalBinary()
-	return b
+func TestMarkOrder(t *testing.T) {
+	// A new incarnation orders after the old one even at a lower offset.
+	marks := []Mark{NoMark, {Offset: 0}, {Offset: 7}, {Incarnation: 1, Offset: -1}, {Incarnation: 1, Offset: 0}, {Incarnation: 2, Offset: 0}}
+	for i := range marks {
+		for j := range marks {
+			if got, want := marks[i].Less(marks[j]), i < j; got != want {
+				t.Errorf("%+v.Less(%+v) = %v, want %v", marks[i], marks[j], got, want)
+			}
+		}
+	}
 }
 
-func TestPositionOrder(t *testing.T) {
-	a, b, c := Position{1, 5}, Position{2, 0}, Position{2, 1}
-	if !a.Less(b) || !b.Less(c) || c.Less(a) || a.Less(a) {
-		t.Error("Position.Less is not the (offset, index) order")
+func TestProfileRecord(t *testing.T) {
+	for _, m := range []Mark{NoMark, {Offset: 1 << 40}, {Incarnation: 1<<32 - 1, Offset: 3}} {
+		data, got, err := DecodeProfile(EncodeProfile([]byte("p"), m))
+		if err != nil || got != m || string(data) != "p" {
+			t.Errorf("%+v: got %+v %q %v", m, got, data, err)
+		}
+	}
+	if _, _, err := DecodeProfile([]byte{0xff}); err == nil {
+		t.Error("a truncated profile record decoded")
 	}
 }
 
 func FuzzMeta(f *testing.F) {
-	f.Add(mustMeta(Meta{Applied: 3, Watermarks: map[string]Position{"dns/1": {4, 5}}}))
+	f.Add(MetaEntry(Meta{Applied: Mark{Incarnation: 1, Offset: 3}, Counters: Counters{Findings: 9}}).Value)
 	f.Add([]byte{1, 0, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m Meta

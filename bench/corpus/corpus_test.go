@@ -15,12 +15,12 @@ func TestRecordsDecodeAndRepeat(t *testing.T) {
 	if err != nil || len(tpl) == 0 {
 		t.Fatalf("templates: %d, %v", len(tpl), err)
 	}
-	flow, err := sources.NewFlowDecoder("")
+	flow, err := sources.NewFlowDecoder("", sources.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct, dns := sources.NewCloudTrailDecoder(), &sources.DNSDecoder{}
-	decode := map[event.Source]func([]byte, []event.Event) ([]event.Event, sources.Result, error){
+	ct, dns := sources.NewCloudTrailDecoder(sources.Limits{}), sources.NewDNSDecoder(sources.Limits{})
+	decode := map[event.Source]func([]byte, func(*event.Event)) (sources.Result, error){
 		event.SourceCloudTrail: ct.Decode, event.SourceVPCFlow: flow.Decode, event.SourceDNS: dns.Decode,
 	}
 	for src, dec := range decode {
@@ -33,9 +33,10 @@ func TestRecordsDecodeAndRepeat(t *testing.T) {
 			if !bytes.Equal(a[i], b[i]) {
 				t.Fatalf("%s record %d differs between runs with one seed", src, i)
 			}
-			evs, _, err := dec(a[i], nil)
-			if err != nil || len(evs) != 1 {
-				t.Fatalf("%s record %d: %d events, %v\n%s", src, i, len(evs), err, a[i])
+			events := 0
+			_, err := dec(a[i], func(*event.Event) { events++ })
+			if err != nil || events != 1 {
+				t.Fatalf("%s record %d: %d events, %v\n%s", src, i, events, err, a[i])
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func startNode(t *testing.T, dir, broker string, opts ...func(*node.Config)) *te
 		Topics:             topics,
 		Regions:            []string{"us-east-1", "us-west-2", "eu-west-1"},
 		FlushInterval:      50 * time.Millisecond,
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:             testLogger(),
 	}
 	cfg.Admin.Addr = "127.0.0.1:0"
 	cfg.Gossip.BindAddr = "127.0.0.1:0"
@@ -74,6 +74,14 @@ func startNode(t *testing.T, dir, broker string, opts ...func(*node.Config)) *te
 	tn := &testNode{Node: n, dir: dir, broker: broker, admin: n.AdminAddr()}
 	waitFor(t, "node ready", func() bool { return n.Ready() == nil })
 	return tn
+}
+
+// testLogger discards the node's log unless VIGIL_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("VIGIL_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -223,8 +231,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("since in the future returned %d findings", len(fs))
 	}
 
-	// Replaying the same records again aggregates: the same ids, higher
-	// counts, no new findings.
+	// Replaying the same CloudTrail export again changes nothing: its
+	// events are known by eventID.
 	before := n.findings(t, "")
 	n.replay(t, "../../testdata/tour/cloudtrail")
 	after := n.findings(t, "")
@@ -232,12 +240,16 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("replaying again made %d findings, had %d", len(after), len(before))
 	}
 	for i := range before {
-		if before[i].ID != after[i].ID {
-			t.Fatalf("finding ids changed on replay")
+		if string(before[i].raw) != string(after[i].raw) {
+			t.Errorf("finding %s changed on a replay of the same events:\n%s\n%s", before[i].ID, before[i].raw, after[i].raw)
 		}
-		if before[i].Type == "Stealth:IAMUser/CloudTrailLoggingDisabled" && after[i].Service.Count != before[i].Service.Count+1 {
-			t.Errorf("CloudTrailLoggingDisabled count %d after a second replay, want %d", after[i].Service.Count, before[i].Service.Count+1)
-		}
+	}
+	// New activity of the same kind aggregates into the same finding.
+	path := withNewEventID(t, "../../testdata/tour/cloudtrail/stratus-cloudtrail-stop.json")
+	n.replay(t, path)
+	typ := "Stealth:IAMUser/CloudTrailLoggingDisabled"
+	if b, a := byType(before)[typ], byType(n.findings(t, ""))[typ]; len(a) != 1 || len(b) != 1 || a[0].Service.Count != b[0].Service.Count+1 {
+		t.Errorf("%s after a new event: counts %v, before %v; want it up by one", typ, counts(a), counts(b))
 	}
 
 	// Actors: list and inspect.
@@ -348,12 +360,19 @@ func TestPassivation(t *testing.T) {
 	defer n.Close()
 	n.replay(t, tour...)
 	waitFor(t, "entities passivated", func() bool { return n.metric(t, "vigil_entities_passivated_total") >= 10 })
-	before := byType(n.findings(t, "?type=Stealth:IAMUser/CloudTrailLoggingDisabled"))
-	n.replay(t, "../../testdata/tour/cloudtrail/stratus-cloudtrail-stop.json")
-	after := byType(n.findings(t, "?type=Stealth:IAMUser/CloudTrailLoggingDisabled"))
+	// The passivated principal resumes from its stored profile: the same
+	// event again is known (its eventID is in the profile), a new one
+	// counts.
 	typ := "Stealth:IAMUser/CloudTrailLoggingDisabled"
-	if len(before[typ]) != 1 || len(after[typ]) != 1 || after[typ][0].Service.Count != before[typ][0].Service.Count+1 {
-		t.Errorf("passivated principal did not resume: before %+v after %+v", before[typ], after[typ])
+	before := byType(n.findings(t, "?type="+typ))[typ]
+	n.replay(t, "../../testdata/tour/cloudtrail/stratus-cloudtrail-stop.json")
+	same := byType(n.findings(t, "?type="+typ))[typ]
+	n.replay(t, withNewEventID(t, "../../testdata/tour/cloudtrail/stratus-cloudtrail-stop.json"))
+	after := byType(n.findings(t, "?type="+typ))[typ]
+	if len(before) != 1 || len(same) != 1 || len(after) != 1 ||
+		same[0].Service.Count != before[0].Service.Count || after[0].Service.Count != before[0].Service.Count+1 {
+		t.Errorf("passivated principal did not resume: counts before %v, same event again %v, new event %v",
+			counts(before), counts(same), counts(after))
 	}
 	var actor struct {
 		Active  bool
@@ -461,6 +480,33 @@ func TestKcat(t *testing.T) {
 	}
 }
 
+func counts(fs []finding) []int {
+	var out []int
+	for _, f := range fs {
+		out = append(out, f.Service.Count)
+	}
+	return out
+}
+
+// withNewEventID writes a copy of a CloudTrail file whose first event has
+// another eventID: new activity, where the file itself would be known.
+func withNewEventID(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := strings.Replace(string(b), `"eventID": "`, `"eventID": "0`, 1)
+	if again == string(b) {
+		t.Fatalf("no eventID in %s", path)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, []byte(again), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func keys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
@@ -482,7 +528,11 @@ func TestDeadLetters(t *testing.T) {
 	}{
 		{"truncated JSON", "vigil.raw.cloudtrail", good[:len(good)/2], ""},
 		{"wrong field type", "vigil.raw.cloudtrail", strings.Replace(good, `"eventName":"DescribeInstances"`, `"eventName":42`, 1), "eventName"},
-		{"1 MB user agent", "vigil.raw.cloudtrail", strings.Replace(good, `"aws-cli/2.15.0"`, `"`+strings.Repeat("A", 1<<20)+`"`, 1), "userAgent"},
+		{"event over 1 MiB", "vigil.raw.cloudtrail", strings.Replace(good, `"aws-cli/2.15.0"`, `"`+strings.Repeat("A", 1<<20)+`"`, 1), "limit of 1 MiB"},
+		{"NUL in a principal ARN", "vigil.raw.cloudtrail", strings.Replace(good, `arn:aws:iam::111122223333:root`, `arn:aws:iam::111122223333:root\u0000x`, 1), "control character"},
+		{"year 2262", "vigil.raw.cloudtrail", strings.Replace(good, `2024-05-01T10:00:00Z`, `2262-05-01T10:00:00Z`, 1), "eventTime"},
+		{"empty record", "vigil.raw.vpcflow", "", "empty"},
+		{"end before start", "vigil.raw.vpcflow", "2 111122223333 eni-0a1b2c3d4e5f67890 198.51.100.7 10.0.1.25 49152 22 6 6 360 1741470000 1741460059 ACCEPT OK", "end"},
 		{"invalid UTF-8", "vigil.raw.cloudtrail", strings.Replace(good, `"aws-cli/2.15.0"`, "\"aws-cli/\xff\xfe\"", 1), "UTF-8"},
 		{"unknown flow-log field", "vigil.raw.vpcflow", "version account-id interface-id colour\n2 111122223333 eni-01 red", "colour"},
 		{"bad flow line", "vigil.raw.vpcflow", "2 111122223333 eni-0a1b2c3d4e5f67890 198.51.100.7 10.0.1.25 49152 99999 6 6 360 1741470000 1741470059 ACCEPT OK", "dstport"},

@@ -9,6 +9,9 @@
 //
 // Every flag can also be set as a VIGIL_* environment variable (the flag
 // name upper-cased, dashes as underscores) or in a YAML file (--config).
+// Secrets (--admin-token, --gossip-key, --kafka-sasl-password) are best
+// given as files (--admin-token-file, ...) or in the environment: other
+// users of the host can read command lines.
 package main
 
 import (
@@ -101,4 +104,97 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return "VIGIL_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// commandLineFlags returns the names of the flags set on the command line
+// itself rather than through the environment or the config file. ff sets
+// all three alike, so the arguments are parsed again into recorders.
+func commandLineFlags(fs *flag.FlagSet, args []string) map[string]bool {
+	set := make(map[string]bool)
+	shadow := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	shadow.SetOutput(io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		r := recorder{name: f.Name, set: set}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			shadow.Var(boolRecorder{r}, f.Name, "")
+		} else {
+			shadow.Var(r, f.Name, "")
+		}
+	})
+	_ = shadow.Parse(args) // fs parsed the same arguments already
+	return set
+}
+
+// recorder is a flag.Value that notes that its flag was set.
+type recorder struct {
+	name string
+	set  map[string]bool
+}
+
+func (r recorder) String() string   { return "" }
+func (r recorder) Set(string) error { r.set[r.name] = true; return nil }
+
+type boolRecorder struct{ recorder }
+
+func (boolRecorder) IsBoolFlag() bool { return true }
+
+// maxSecretFile bounds what a secret file may hold: a secret is short, and
+// a wrong path (a log, /dev/zero) should fail rather than be read whole.
+const maxSecretFile = 64 << 10
+
+// secretFlag is a secret setting, given as --NAME (or VIGIL_NAME, or the
+// config key NAME) or as a file holding it, --NAME-file. Its value is
+// never logged nor put in an error.
+type secretFlag struct {
+	name, what  string
+	value, file string
+}
+
+// addSecretFlag registers --NAME and --NAME-file.
+func addSecretFlag(fs *flag.FlagSet, name, what string) *secretFlag {
+	s := &secretFlag{name: name, what: what}
+	fs.StringVar(&s.value, name, "", what+" (default none; other users can read command lines: prefer --"+name+"-file or "+envName(name)+")")
+	fs.StringVar(&s.file, name+"-file", "", "file holding the "+what+", surrounding whitespace trimmed; a file that cannot be read stops start-up (default none)")
+	return s
+}
+
+// get returns the secret: the content of the file if one is named (which
+// must be readable and not empty), else the value. It warns, without the
+// value, when the value was given on the command line.
+func (s *secretFlag) get(log *slog.Logger, cmdline map[string]bool) (string, error) {
+	if cmdline[s.name] {
+		log.Warn("a secret was given as a command-line flag, which other users of this host can read (ps, /proc); use a file or the environment instead",
+			"flag", "--"+s.name, "instead", "--"+s.name+"-file or "+envName(s.name))
+	}
+	if s.file == "" {
+		return s.value, nil
+	}
+	if s.value != "" {
+		return "", fmt.Errorf("both --%s and --%s-file are set (as flags, VIGIL_* variables or config keys): set one", s.name, s.name)
+	}
+	f, err := os.Open(s.file)
+	if err != nil {
+		return "", fmt.Errorf("--%s-file: %w", s.name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return "", fmt.Errorf("--%s-file: reading %s: %w", s.name, s.file, err)
+	}
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("--%s-file: %s is larger than %d bytes: not a %s", s.name, s.file, maxSecretFile, s.what)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("--%s-file: %s is empty", s.name, s.file)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		log.Warn("secret file is readable by every user of this host", "flag", "--"+s.name+"-file", "file", s.file)
+	}
+	return v, nil
 }

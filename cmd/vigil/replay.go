@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -33,12 +34,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		wait    bool
 		timeout time.Duration
 	)
-	kafkaFlags(fs, &kc, &brokers)
+	saslPassword := kafkaFlags(fs, &kc, &brokers)
 	topicFlags(fs, &topics)
 	fs.StringVar(&source, "source", "", "cloudtrail, vpcflow or dns (default: detected from each file's content)")
 	fs.BoolVar(&wait, "wait", false, "return only after the node has applied every record produced")
 	fs.DurationVar(&timeout, "timeout", 5*time.Minute, "with --wait, how long to wait before failing")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var err error
+	if kc.SASLPassword, err = saslPassword.get(log, commandLineFlags(fs, args)); err != nil {
 		return err
 	}
 	if brokers == "" {
