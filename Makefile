@@ -8,9 +8,9 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME  ?= 200000x
 # Packages whose fuzz targets `make fuzz` runs: the decoders of untrusted
 # input. Every fuzz target's seed corpus also runs in test-unit.
-FUZZ_PKGS ?= ./sources ./event ./profiles ./storage
+FUZZ_PKGS ?= ./sources ./event ./profiles ./storage ./findings ./actors
 
-.PHONY: all build run test test-unit fuzz lint bench clean
+.PHONY: all build run test test-unit test-memory fuzz lint bench clean
 
 all: build
 
@@ -21,11 +21,15 @@ build:
 run: build
 	$(BIN) run --data-dir $(DATA_DIR)
 
-## test: unit, integration and end-to-end tests with the race detector, the fuzz seeds, then lint
-test: test-unit fuzz lint
+## test: unit, integration and end-to-end tests with the race detector, the memory test without it, the fuzz seeds, then lint
+test: test-unit test-memory fuzz lint
 
 test-unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+## test-memory: a node's resident memory before, at and after a 100,000-event record (the race detector would distort it)
+test-memory:
+	$(GO) test -count=1 -timeout 10m -run '^TestMemorySpike$$' -v ./cmd/vigil/
 
 ## fuzz: run the decoders' fuzz targets briefly (their seed corpora always run in test-unit)
 fuzz:

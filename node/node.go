@@ -161,9 +161,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv("VIGIL_KGO_DEBUG") != "" {
-		client = append(client, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
-	}
 	n.admCl, err = kgo.NewClient(client...)
 	if err != nil {
 		return nil, fmt.Errorf("node: kafka client: %w", err)
@@ -259,6 +256,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.goRun("ingest", func() error { return n.ingest.Run(runCtx) })
 	n.goRun("admin", n.admin.Serve)
 	n.goRun("trim", func() error { n.trim(runCtx); return nil })
+	n.goRun("memory", func() error { n.releaseMemory(runCtx); return nil })
 	n.log.Info("vigil node started", "admin", adminAddr, "gossip", n.members.Addr(), "brokers", n.cfg.Kafka.Brokers, "data", cfg.DataDir)
 	return n, nil
 }

@@ -287,7 +287,7 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (dropped bool, err er
 	}
 	t, ok := parseTime(w.eventTime)
 	if !ok {
-		return false, errField("eventTime", "not a time: %q", excerpt(w.eventTime))
+		return false, errField("eventTime", "not a time")
 	}
 	if err := checkTime(t, "eventTime"); err != nil {
 		return false, err

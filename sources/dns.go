@@ -223,7 +223,7 @@ func (d *DNSDecoder) decodeQuery(v *fastjson.Value) error {
 	}
 	t, ok := parseTime(w.timestamp)
 	if !ok {
-		return errField("query_timestamp", "not a time: %q", excerpt(w.timestamp))
+		return errField("query_timestamp", "not a time")
 	}
 	if err := checkTime(t, "query_timestamp"); err != nil {
 		return err
@@ -334,7 +334,7 @@ func dnsPort(v *fastjson.Value, scratch *[24]byte) (uint16, error) {
 	}
 	p, ok := parseUint(b, 65535)
 	if !ok {
-		return 0, errField("srcport", "invalid port %q", excerpt(b))
+		return 0, errField("srcport", "not a port number")
 	}
 	return uint16(p), nil
 }

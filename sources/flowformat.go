@@ -177,13 +177,15 @@ func parseFlowFormat(s string) (*flowFormat, error) {
 	}
 	ff := &flowFormat{fields: make([]flowField, 0, len(toks))}
 	var seen [numFlowFields]bool
-	for _, t := range toks {
+	// Errors name a field by its place, not its text: a format may come
+	// from a record's header line, and reasons never quote records.
+	for i, t := range toks {
 		f, ok := lookupFlowField(t)
 		if !ok {
-			return nil, fmt.Errorf("unknown field %q", excerpt([]byte(t)))
+			return nil, fmt.Errorf("unknown field (field %d of the format)", i+1)
 		}
 		if seen[f] {
-			return nil, fmt.Errorf("duplicate field %q", t)
+			return nil, fmt.Errorf("duplicate field (field %d of the format)", i+1)
 		}
 		seen[f] = true
 		ff.fields = append(ff.fields, f)

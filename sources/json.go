@@ -3,6 +3,7 @@ package sources
 import (
 	"bytes"
 	"errors"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -101,7 +102,13 @@ const maxErrText = 200
 
 // errJSON is the failure of an element that is not JSON.
 func errJSON(err error) error {
+	// fastjson's messages quote the input ("unparsed tail", "unexpected
+	// value found"); a reason never quotes a record, so only what failed
+	// is kept.
 	msg := err.Error()
+	if i := strings.IndexAny(msg, "\";"); i >= 0 {
+		msg = strings.TrimRight(msg[:i], " :")
+	}
 	if len(msg) > maxErrText {
 		msg = string(truncateUTF8([]byte(msg), maxErrText)) + "..."
 	}

@@ -342,7 +342,7 @@ func parseUintField[T uint8 | uint16 | uint64 | int64](dst *T, tok []byte, max u
 	v, ok := parseUint(tok, max)
 	*dst = T(v)
 	if !ok {
-		return fmt.Errorf("%s: invalid number %q", field, excerpt(tok))
+		return fmt.Errorf("%s: not a number in range", field)
 	}
 	return nil
 }
@@ -368,7 +368,7 @@ func parseNamed[T any](dst *T, tok []byte, values []named[T], field string) erro
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: invalid %q", field, excerpt(tok))
+	return fmt.Errorf("%s: not a known value", field)
 }
 
 func parseUint(b []byte, max uint64) (uint64, bool) {
@@ -398,7 +398,7 @@ func parseAddrField(tok []byte, field string) (netip.Addr, error) {
 			return a, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("%s: invalid address %q", field, excerpt(tok))
+	return netip.Addr{}, fmt.Errorf("%s: not an IP address", field)
 }
 
 // parseIPv4 parses dotted-quad IPv4 without allocating; like netip it

@@ -182,13 +182,13 @@ func TestFlowFormatCache(t *testing.T) {
 
 func TestNewFlowDecoderErrors(t *testing.T) {
 	for format, want := range map[string]string{
-		"version account-id foo":                   `vpcflow: unknown field "foo"`,
-		"${version} ${nope}":                       `vpcflow: unknown field "${nope}"`,
+		"version account-id foo":                   `vpcflow: unknown field`,
+		"${version} ${nope}":                       `vpcflow: unknown field`,
 		"   ":                                      "vpcflow: empty format",
-		"version interface-id srcaddr srcaddr":     `vpcflow: duplicate field "srcaddr"`,
+		"version interface-id srcaddr srcaddr":     `vpcflow: duplicate field`,
 		"version srcaddr dstaddr":                  "neither interface-id nor instance-id",
 		strings.Repeat("version ", 100):            "at most",
-		"version interface-id ${srcaddr ${dstaddr": `unknown field "${srcaddr"`,
+		"version interface-id ${srcaddr ${dstaddr": `unknown field`,
 	} {
 		if _, err := NewFlowDecoder(format, Limits{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("NewFlowDecoder(%q) = %v, want %q", format, err, want)
@@ -221,20 +221,20 @@ func TestFlowBadInput(t *testing.T) {
 	tests := []decodeErrorTest{
 		{"too few fields", []byte(strings.TrimSuffix(good, " OK")), "vpcflow: 13 fields, format has 14", 1, 0},
 		{"too many fields", []byte(good + " extra"), "vpcflow: 15 fields, format has 14", 1, 0},
-		{"port too big", repl("49152", "70000"), `srcport: invalid number "70000"`, 1, 0},
-		{"port not a number", repl(" 22 ", " ssh "), `dstport: invalid number "ssh"`, 1, 0},
-		{"negative packets", repl(" 6 360", " -6 360"), `packets: invalid number "-6"`, 1, 0},
-		{"bytes overflow", repl(" 360 ", " 99999999999999999999 "), "bytes: invalid number", 1, 0},
-		{"protocol too big", repl(" 6 6 ", " 256 6 "), "protocol: invalid number", 1, 0},
-		{"bad IPv4", repl("198.51.100.7", "198.51.100.256"), `srcaddr: invalid address "198.51.100.256"`, 1, 0},
-		{"IPv4 leading zero", repl("10.0.1.25", "10.0.01.25"), `dstaddr: invalid address`, 1, 0},
-		{"bad IPv6", repl("198.51.100.7", "2001:db8::1::2"), `srcaddr: invalid address "2001:db8::1::2"`, 1, 0},
-		{"hostname", repl("198.51.100.7", "example.com"), "srcaddr: invalid address", 1, 0},
-		{"bad action", repl("ACCEPT", "ALLOW"), `action: invalid "ALLOW"`, 1, 0},
-		{"bad log status", repl(" OK", " FINE"), `log-status: invalid "FINE"`, 1, 0},
-		{"bad version", repl("2 ", "x "), "version: invalid number", 1, 0},
-		{"unknown field in header", []byte("version account-id foo\n" + good + "\n" + good), `vpcflow: unknown field "foo" (header, line 1)`, 2, 0},
-		{"bad header after good lines", []byte(good + "\nversion bogus-field\n" + good), `unknown field "bogus-field" (header, line 2)`, 1, 1},
+		{"port too big", repl("49152", "70000"), `srcport: not a number in range`, 1, 0},
+		{"port not a number", repl(" 22 ", " ssh "), `dstport: not a number in range`, 1, 0},
+		{"negative packets", repl(" 6 360", " -6 360"), `packets: not a number in range`, 1, 0},
+		{"bytes overflow", repl(" 360 ", " 99999999999999999999 "), "bytes: not a number in range", 1, 0},
+		{"protocol too big", repl(" 6 6 ", " 256 6 "), "protocol: not a number in range", 1, 0},
+		{"bad IPv4", repl("198.51.100.7", "198.51.100.256"), `srcaddr: not an IP address`, 1, 0},
+		{"IPv4 leading zero", repl("10.0.1.25", "10.0.01.25"), `dstaddr: not an IP address`, 1, 0},
+		{"bad IPv6", repl("198.51.100.7", "2001:db8::1::2"), `srcaddr: not an IP address`, 1, 0},
+		{"hostname", repl("198.51.100.7", "example.com"), "srcaddr: not an IP address", 1, 0},
+		{"bad action", repl("ACCEPT", "ALLOW"), `action: not a known value`, 1, 0},
+		{"bad log status", repl(" OK", " FINE"), `log-status: not a known value`, 1, 0},
+		{"bad version", repl("2 ", "x "), "version: not a number in range", 1, 0},
+		{"unknown field in header", []byte("version account-id foo\n" + good + "\n" + good), `vpcflow: unknown field (field 3 of the format) (header, line 1)`, 2, 0},
+		{"bad header after good lines", []byte(good + "\nversion bogus-field\n" + good), `unknown field (field 2 of the format) (header, line 2)`, 1, 1},
 		{"one bad line of three", []byte(good + "\n" + good[:40] + "\n" + good), "vpcflow: 1 of 3 lines failed; line 2: 4 fields, format has 14", 1, 2},
 		{"invalid UTF-8", repl("eni-", "eni-\xff"), "vpcflow: invalid UTF-8", 1, 0},
 		{"no interface", []byte("2 111122223333 - 198.51.100.7 10.0.1.25 49152 22 6 6 360 1741470000 1741470059 ACCEPT OK"), "neither interface-id nor instance-id", 1, 0},
@@ -244,7 +244,7 @@ func TestFlowBadInput(t *testing.T) {
 	runDecodeErrorTests(t, event.SourceVPCFlow, d.Decode, tests)
 	// A bad format from a record header fails the record.
 	_, res, err := decodeAll(withFormat(&d, "version foo"), []byte(good))
-	checkDecodeError(t, err, `vpcflow: format header: unknown field "foo"`)
+	checkDecodeError(t, err, `vpcflow: format header: unknown field`)
 	if res.Failed != 1 {
 		t.Fatalf("%+v", res)
 	}

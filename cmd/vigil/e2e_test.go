@@ -534,7 +534,7 @@ func TestDeadLetters(t *testing.T) {
 		{"empty record", "vigil.raw.vpcflow", "", "empty"},
 		{"end before start", "vigil.raw.vpcflow", "2 111122223333 eni-0a1b2c3d4e5f67890 198.51.100.7 10.0.1.25 49152 22 6 6 360 1741470000 1741460059 ACCEPT OK", "end"},
 		{"invalid UTF-8", "vigil.raw.cloudtrail", strings.Replace(good, `"aws-cli/2.15.0"`, "\"aws-cli/\xff\xfe\"", 1), "UTF-8"},
-		{"unknown flow-log field", "vigil.raw.vpcflow", "version account-id interface-id colour\n2 111122223333 eni-01 red", "colour"},
+		{"unknown flow-log field", "vigil.raw.vpcflow", "version account-id interface-id colour\n2 111122223333 eni-01 red", "unknown field (field 4"},
 		{"bad flow line", "vigil.raw.vpcflow", "2 111122223333 eni-0a1b2c3d4e5f67890 198.51.100.7 10.0.1.25 49152 99999 6 6 360 1741470000 1741470059 ACCEPT OK", "dstport"},
 		{"DNS without query_name", "vigil.raw.dns", `{"version":"1.100000","account_id":"111122223333","region":"us-east-1","query_timestamp":"2024-05-01T10:00:00Z"}`, "query_name"},
 	}

@@ -59,9 +59,13 @@ func readTopic(t *testing.T, broker, topic string) []*kgo.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
+		if s, _ := starts.Lookup(o.Topic, o.Partition); o.Offset > s.Offset {
 			want[o.Partition] = o.Offset
 		}
 	})
