@@ -68,11 +68,15 @@ func byEventID(e EventID, k EventID) int {
 	return 0
 }
 
-// HashEventID is the 64-bit FNV-1a hash of an eventID.
-func HashEventID(id string) uint64 {
+// HashEventID is the hash an eventID is remembered by.
+func HashEventID(id string) uint64 { return hash64(id) }
+
+// hash64 is FNV-1a, 64 bits: stable across versions and processes, which
+// a hash kept in stored profiles must be.
+func hash64(s string) uint64 {
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
 	return h

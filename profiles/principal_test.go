@@ -99,13 +99,13 @@ func TestPrincipalCaps(t *testing.T) {
 	// the order they came in.
 	var hashes []uint64
 	for _, a := range p.APIs {
-		hashes = append(hashes, valueHash(a.Value))
+		hashes = append(hashes, hash64(a.Value))
 	}
 	slices.Sort(hashes)
 	for i := range 5000 {
 		api := clip("ec2:"+fmt.Sprintf("Describe%04d%s", i, ua), MaxValueLen)
-		if kept := p.APIs.Find(api) != nil; kept != (valueHash(api) <= hashes[len(hashes)-1]) {
-			t.Fatalf("%s: kept %v with hash %x, largest kept %x", api[:16], kept, valueHash(api), hashes[len(hashes)-1])
+		if kept := p.APIs.Find(api) != nil; kept != (hash64(api) <= hashes[len(hashes)-1]) {
+			t.Fatalf("%s: kept %v with hash %x, largest kept %x", api[:16], kept, hash64(api), hashes[len(hashes)-1])
 		}
 	}
 	if !p.APIs.Saturated(MaxAPIs) {

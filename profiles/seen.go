@@ -28,21 +28,11 @@ func bySeenValue(e Seen, v string) int { return strings.Compare(e.Value, v) }
 // seenLess orders entries for eviction: the greatest hash goes first (a
 // hash collision is settled by the value).
 func seenLess(a, b Seen) bool {
-	ha, hb := valueHash(a.Value), valueHash(b.Value)
+	ha, hb := hash64(a.Value), hash64(b.Value)
 	if ha != hb {
 		return ha > hb
 	}
 	return a.Value > b.Value
-}
-
-// valueHash is FNV-1a, 64 bits.
-func valueHash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 // Saturated reports whether the set is full, so that a value it does not
