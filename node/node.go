@@ -63,6 +63,11 @@ type Config struct {
 	Admin admin.Config
 	// Gossip configures cluster membership.
 	Gossip cluster.Config
+	// AdvertiseAddr is the host (an IP or a name) other nodes reach this
+	// one at, when it differs from the listen addresses (NAT, containers);
+	// it is advertised with the actual gossip and admin ports. Default:
+	// the listen addresses.
+	AdvertiseAddr string
 	// GossipKey is the base64 gossip encryption key (16, 24 or 32 bytes).
 	// Default: none (plain text).
 	GossipKey string
@@ -361,6 +366,9 @@ func nodeID(dir string) (string, error) {
 // Err returns a channel that receives the error of a component that
 // stopped on its own.
 func (n *Node) Err() <-chan error { return n.errs }
+
+// Membership returns the node's gossip membership.
+func (n *Node) Membership() *cluster.Membership { return n.members }
 
 // BrokerAddrs returns the Kafka brokers the node uses.
 func (n *Node) BrokerAddrs() []string { return n.cfg.Kafka.Brokers }
