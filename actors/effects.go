@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vigil-sec/vigil/cluster"
@@ -30,9 +31,38 @@ type shardEffects struct {
 	p     int32
 	store *storage.Shard
 	self  *actor.PID
+	// owner is the shard's ownership epoch on this node, carried on every
+	// record the shard appends (OwnerHeader).
+	owner []byte
 
-	mu  sync.Mutex // guards txn against close during a publish
-	txn *kgo.Client
+	mu     sync.Mutex // guards txn against close during a publish
+	txn    *kgo.Client
+	fenced bool // a newer owner fenced the transactional id
+}
+
+// OwnerHeader is the record header that carries the ownership epoch of
+// the shard that wrote a changelog, findings or dead-letter record.
+// Readers that rebuild state from these topics keep, per key, the record
+// of the greatest epoch (then the greatest offset), so a write of a node
+// that lost the shard never replaces one of the node that took it over,
+// whatever order they reached Kafka in.
+const OwnerHeader = "vigil-owner"
+
+// errFenced says the shard's transactional id was taken over by a newer
+// owner: this node no longer owns the shard and must stop writing for it.
+var errFenced = errors.New("fenced: another node took the shard over")
+
+// OwnerOf returns the ownership epoch a record carries (0 without one).
+func OwnerOf(r *kgo.Record) uint64 {
+	for _, h := range r.Headers {
+		if h.Key == OwnerHeader {
+			v, err := strconv.ParseUint(string(h.Value), 10, 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 // publishTimeout bounds one flush's transaction.
@@ -80,6 +110,9 @@ func (e *shardEffects) Publish(f *shard.Flush) {
 func (e *shardEffects) publish(f *shard.Flush) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.fenced {
+		return errFenced
+	}
 	if e.txn == nil {
 		if err := e.connect(); err != nil {
 			return err
@@ -88,9 +121,9 @@ func (e *shardEffects) publish(f *shard.Flush) error {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
 	if err := e.txn.BeginTransaction(); err != nil {
-		e.reset()
-		return fmt.Errorf("beginning a transaction: %w", err)
+		return e.fail(fmt.Errorf("beginning a transaction: %w", err))
 	}
+	hdr := []kgo.RecordHeader{{Key: OwnerHeader, Value: e.owner}}
 	var (
 		produced acks
 		mu       sync.Mutex
@@ -103,23 +136,52 @@ func (e *shardEffects) publish(f *shard.Flush) error {
 			first = err
 		}
 	}
-	for _, en := range f.Entries {
-		produced.produce(e.txn, &kgo.Record{Topic: kafka.ProfilesTopic, Partition: e.p, Key: []byte(en.Key), Value: en.Value}, failed)
+	// The meta goes last, so that the shard's next owner finds the last
+	// flush's meta at the end of the changelog.
+	var meta *storage.Entry
+	for i, en := range f.Entries {
+		if en.Key == storage.MetaKey() {
+			meta = &f.Entries[i]
+			continue
+		}
+		produced.produce(e.txn, &kgo.Record{Topic: kafka.ProfilesTopic, Partition: e.p, Key: []byte(en.Key), Value: en.Value, Headers: hdr}, failed)
+	}
+	if meta != nil {
+		produced.produce(e.txn, &kgo.Record{Topic: kafka.ProfilesTopic, Partition: e.p, Key: []byte(meta.Key), Value: meta.Value, Headers: hdr}, failed)
 	}
 	for _, fd := range f.Findings {
-		produced.produce(e.txn, &kgo.Record{Topic: kafka.FindingsTopic, Key: []byte(fd.ID), Value: fd.JSON}, failed)
+		produced.produce(e.txn, &kgo.Record{Topic: kafka.FindingsTopic, Key: []byte(fd.ID), Value: fd.JSON, Headers: hdr}, failed)
 	}
 	for _, dl := range f.DeadLetters {
-		produced.produce(e.txn, &kgo.Record{Topic: kafka.DeadLetterTopic, Key: dl.Key, Value: dl.Value}, failed)
+		produced.produce(e.txn, &kgo.Record{Topic: kafka.DeadLetterTopic, Key: dl.Key, Value: dl.Value, Headers: hdr}, failed)
 	}
 	produced.wait()
 	if err := e.txn.EndTransaction(ctx, kgo.TransactionEndTry(first == nil)); err != nil {
-		// The client may be in a failed state (fenced by a new owner, or
-		// past its timeout): the next flush starts a new one.
-		e.reset()
-		return errors.Join(first, fmt.Errorf("ending the transaction: %w", err))
+		return e.fail(errors.Join(first, fmt.Errorf("ending the transaction: %w", err)))
+	}
+	if first != nil && isFenced(first) {
+		return e.fail(first)
 	}
 	return first
+}
+
+// fail handles a failed transaction. Fenced, the shard is another node's:
+// the client is dropped for good, for a new one would fence the new owner
+// in turn. Otherwise (a timeout, the broker away) the next flush starts a
+// new client.
+func (e *shardEffects) fail(err error) error {
+	e.reset()
+	if isFenced(err) {
+		e.fenced = true
+		e.h.cfg.Stats.Fenced.Add(1)
+		return fmt.Errorf("%w: %w", errFenced, err)
+	}
+	return err
+}
+
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
 // reset drops the transactional client after an error it cannot recover

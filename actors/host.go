@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -84,6 +85,11 @@ type hosted struct {
 	pid     *actor.PID
 	effects *shardEffects
 	stopped *shard.Stopped
+	// applied and incarnation mirror the shard's mark of the last record
+	// admitted, for metrics; owner is its ownership epoch.
+	applied     atomic.Int64
+	incarnation atomic.Uint32
+	owner       uint64
 }
 
 // ErrNotHosted says the entity's shard is not on this node.
@@ -231,37 +237,58 @@ func (h *Host) start(ctx context.Context, adm *kadm.Client, p int32) error {
 		eff.close()
 		return err
 	}
+	eff.owner = []byte(strconv.FormatUint(meta.Owner, 10))
 	core := shard.New(shard.Config{
 		Partition: p, Store: eff.store, Effects: eff, RetryTimeout: h.cfg.FlushRetryTimeout, Logger: h.log,
 	}, meta)
-	a := &shardActor{host: h, partition: p, core: core, store: eff.store, log: h.log.With("shard", p), children: make(map[string]*child)}
+	hs := &hosted{effects: eff, owner: meta.Owner}
+	hs.applied.Store(meta.Applied.Offset)
+	hs.incarnation.Store(meta.Applied.Incarnation)
+	a := &shardActor{host: h, partition: p, core: core, store: eff.store, log: h.log.With("shard", p), children: make(map[string]*child), stat: hs}
 	pid, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "shard-"+strconv.Itoa(int(p)))
 	if err != nil {
 		eff.close()
 		return fmt.Errorf("spawning shard actor: %w", err)
 	}
-	eff.self = pid
+	eff.self, hs.pid = pid, pid
 	h.mu.Lock()
-	h.shards[p] = &hosted{pid: pid, effects: eff}
+	h.shards[p] = hs
 	h.mu.Unlock()
 	h.log.Debug("shard assigned", "shard", p, "applied", meta.Applied)
 	return nil
 }
 
-// open loads the shard's meta, restoring the keyspace from the changelog
-// first when it is missing here, and starts a new incarnation when the
-// partition went back while no node ran it.
+// open loads the shard's meta. Local state is used when it is current:
+// as new as the last flush in the shard's changelog (a node that ran the
+// shard before another one did holds an old state). Otherwise the
+// keyspace is restored from the changelog. The shard starts a new
+// incarnation when its partition went back while no node ran it, and a
+// new ownership epoch.
 func (h *Host) open(ctx context.Context, adm *kadm.Client, p int32) (storage.Meta, error) {
 	store := h.cfg.DB.Shard(p)
-	meta, ok, err := store.Meta()
+	local, haveLocal, err := store.Meta()
 	if err != nil {
-		return meta, err
+		return local, err
 	}
-	if !ok {
+	remote, haveRemote, err := h.changelogMeta(ctx, adm, p)
+	if err != nil {
+		return local, err
+	}
+	meta := local
+	switch {
+	case haveLocal && (!haveRemote || !local.Applied.Less(remote.Applied)):
+	case haveRemote:
+		if haveLocal {
+			h.log.Info("local state of the shard is older than its changelog; restoring", "shard", p,
+				"local", local.Applied, "changelog", remote.Applied)
+		}
 		if meta, err = h.restore(ctx, adm, p, store); err != nil {
 			return meta, err
 		}
+	default:
+		meta = storage.Meta{Applied: storage.NoMark}
 	}
+	meta.Owner = max(local.Owner, remote.Owner) + 1
 	if h.rewound[p] {
 		delete(h.rewound, p)
 		meta.Applied = storage.Mark{Incarnation: meta.Applied.Incarnation + 1, Offset: -1}
@@ -277,9 +304,26 @@ func (h *Host) open(ctx context.Context, adm *kadm.Client, p int32) (storage.Met
 // restore rebuilds the shard's keyspace from its changelog partition.
 func (h *Host) restore(ctx context.Context, adm *kadm.Client, p int32, store *storage.Shard) (storage.Meta, error) {
 	none := storage.Meta{Applied: storage.NoMark}
-	entries, err := h.readChangelog(ctx, adm, p)
-	if err != nil || len(entries) == 0 {
+	// Per key the record of the newest owner, then the latest: a node cut
+	// off after losing the shard may have appended after its successor.
+	type version struct {
+		owner uint64
+		value []byte
+	}
+	latest := make(map[string]version)
+	err := h.readChangelog(ctx, adm, p, 0, func(r *kgo.Record) {
+		v := version{OwnerOf(r), r.Value}
+		if old, ok := latest[string(r.Key)]; !ok || v.owner >= old.owner {
+			latest[string(r.Key)] = v
+		}
+	})
+	if err != nil || len(latest) == 0 {
 		return none, err
+	}
+	keys := sortedKeys(latest)
+	entries := make([]storage.Entry, 0, len(keys))
+	for _, k := range keys {
+		entries = append(entries, storage.Entry{Key: k, Value: latest[k].value})
 	}
 	if err := store.Restore(entries); err != nil {
 		return none, err
@@ -292,52 +336,90 @@ func (h *Host) restore(ctx context.Context, adm *kadm.Client, p int32, store *st
 	return meta, err
 }
 
-// readChangelog reads the shard's changelog partition up to its end (only
-// committed flushes) and keeps the latest value of every key.
-func (h *Host) readChangelog(ctx context.Context, adm *kadm.Client, p int32) ([]storage.Entry, error) {
+// changelogMeta returns the meta of the shard's last flush in its
+// changelog. A flush appends its meta last, so it is read from the end
+// back, a growing stretch at a time.
+func (h *Host) changelogMeta(ctx context.Context, adm *kadm.Client, p int32) (storage.Meta, bool, error) {
+	start, end, err := changelogBounds(ctx, adm, p)
+	if err != nil || end <= start {
+		return storage.Meta{}, false, err
+	}
+	for back := int64(16); ; back *= 4 {
+		from := max(start, end-back)
+		var (
+			last  []byte
+			owner uint64
+		)
+		err := h.readChangelog(ctx, adm, p, from, func(r *kgo.Record) {
+			if o := OwnerOf(r); string(r.Key) == storage.MetaKey() && o >= owner {
+				last, owner = r.Value, o
+			}
+		})
+		if err != nil {
+			return storage.Meta{}, false, err
+		}
+		if last != nil {
+			var m storage.Meta
+			if err := m.UnmarshalBinary(last); err != nil {
+				return m, false, fmt.Errorf("changelog meta of shard %d: %w", p, err)
+			}
+			return m, true, nil
+		}
+		if from == start {
+			return storage.Meta{}, false, nil
+		}
+	}
+}
+
+func changelogBounds(ctx context.Context, adm *kadm.Client, p int32) (start, end int64, err error) {
 	ends, err := adm.ListEndOffsets(ctx, kafka.ProfilesTopic)
 	if err != nil {
-		return nil, fmt.Errorf("changelog end offsets: %w", err)
+		return 0, 0, fmt.Errorf("changelog end offsets: %w", err)
 	}
-	end, ok := ends.Lookup(kafka.ProfilesTopic, p)
-	if !ok || end.Err != nil {
-		return nil, fmt.Errorf("changelog end offset of shard %d: %v", p, end.Err)
+	starts, err := adm.ListStartOffsets(ctx, kafka.ProfilesTopic)
+	if err != nil {
+		return 0, 0, fmt.Errorf("changelog start offsets: %w", err)
 	}
-	if end.Offset <= 0 {
-		return nil, nil
+	e, ok := ends.Lookup(kafka.ProfilesTopic, p)
+	s, ok2 := starts.Lookup(kafka.ProfilesTopic, p)
+	if !ok || !ok2 || e.Err != nil || s.Err != nil {
+		return 0, 0, fmt.Errorf("changelog offsets of shard %d: %v %v", p, e.Err, s.Err)
+	}
+	return s.Offset, e.Offset, nil
+}
+
+// readChangelog calls fn for every committed record of the shard's
+// changelog partition from offset from to its end.
+func (h *Host) readChangelog(ctx context.Context, adm *kadm.Client, p int32, from int64, fn func(*kgo.Record)) error {
+	start, end, err := changelogBounds(ctx, adm, p)
+	if err != nil || end <= max(start, from) {
+		return err
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), h.cfg.Client...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.ProfilesTopic: {p: kgo.NewOffset().AtStart()}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.ProfilesTopic: {p: kgo.NewOffset().At(max(start, from))}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), // to see the end: the last offset is a marker
 	)...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cl.Close()
-	latest := make(map[string][]byte)
 	for {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		var last int64 = -1
 		fetches.EachRecord(func(r *kgo.Record) {
 			if !r.Attrs.IsControl() {
-				latest[string(r.Key)] = r.Value
+				fn(r)
 			}
 			last = r.Offset
 		})
-		if last >= end.Offset-1 {
-			break
+		if last >= end-1 {
+			return nil
 		}
 	}
-	keys := sortedKeys(latest)
-	out := make([]storage.Entry, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, storage.Entry{Key: k, Value: latest[k]})
-	}
-	return out, nil
 }
 
 // revoked drains the shards: flush, append to the changelog, commit, stop.
@@ -487,47 +569,28 @@ func (h *Host) Inspect(ctx context.Context, key string) (*Profile, error) {
 	return &Profile{Key: key, Shard: p, Mark: r.mark, Active: r.active, Profile: r.profile}, nil
 }
 
-// List returns up to limit keys of entities of a kind on this node's
-// shards, in (shard, key) order, starting at shard from.Shard and key
-// from.Key; next is where the following page starts, or nil after the
-// last.
-func (h *Host) List(ctx context.Context, kind event.EntityKind, from ListCursor, limit int) (keys []string, next *ListCursor, err error) {
-	for _, p := range h.Owned() {
-		if p < from.Shard {
-			continue
-		}
-		start := ""
-		if p == from.Shard {
-			start = from.Key
-		}
-		h.mu.Lock()
-		s := h.shards[p]
-		h.mu.Unlock()
-		if s == nil {
-			continue
-		}
-		res, err := h.system.Root.RequestFuture(s.pid, &listRequest{kind: kind, from: start, limit: limit - len(keys) + 1},
-			requestTimeout(ctx)).Result()
-		if err != nil {
-			return nil, nil, fmt.Errorf("listing entities of shard %d: %w", p, err)
-		}
-		r := res.(*listReply)
-		if r.err != nil {
-			return nil, nil, fmt.Errorf("listing entities of shard %d: %w", p, r.err)
-		}
-		if room := limit - len(keys); len(r.keys) > room {
-			keys = append(keys, r.keys[:room]...)
-			return keys, &ListCursor{Shard: p, Key: r.keys[room]}, nil
-		}
-		keys = append(keys, r.keys...)
+// ListShard returns up to limit keys of entities of a kind in shard p,
+// which this node hosts, in key order from key from on; next is the key
+// the following page starts at, or "" after the last.
+func (h *Host) ListShard(ctx context.Context, kind event.EntityKind, p int32, from string, limit int) (keys []string, next string, err error) {
+	h.mu.Lock()
+	s := h.shards[p]
+	h.mu.Unlock()
+	if s == nil {
+		return nil, "", ErrNotHosted
 	}
-	return keys, nil, nil
-}
-
-// ListCursor is where a page of List starts.
-type ListCursor struct {
-	Shard int32
-	Key   string
+	res, err := h.system.Root.RequestFuture(s.pid, &listRequest{kind: kind, from: from, limit: limit + 1}, requestTimeout(ctx)).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("listing entities of shard %d: %w", p, err)
+	}
+	r := res.(*listReply)
+	if r.err != nil {
+		return nil, "", fmt.Errorf("listing entities of shard %d: %w", p, r.err)
+	}
+	if len(r.keys) > limit {
+		return r.keys[:limit], r.keys[limit], nil
+	}
+	return r.keys, "", nil
 }
 
 // Meta returns the stored meta of every shard this node hosts.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ type Stats struct {
 	Poisoned      atomic.Int64 // raw records whose internal records Kafka rejected
 	IngestRetries atomic.Int64 // polls retried after a fault of Kafka as a whole
 	ShardsStopped atomic.Int64 // shards stopped because their state could not be written
+	Fenced        atomic.Int64 // flushes refused because another node took the shard over
 }
 
 var allSources = []event.Source{event.SourceCloudTrail, event.SourceVPCFlow, event.SourceDNS}
@@ -67,6 +69,7 @@ func (s *Stats) Register(reg prometheus.Registerer) error {
 		one("vigil_poisoned_records_total", "Raw records whose internal records Kafka rejected, dead-lettered.", &s.Poisoned),
 		one("vigil_ingest_retries_total", "Ingest polls retried after a fault of Kafka as a whole.", &s.IngestRetries),
 		one("vigil_shards_stopped_total", "Shards stopped because their state could not be written.", &s.ShardsStopped),
+		one("vigil_fenced_flushes_total", "Flushes refused because another node took the shard over (this node was cut off and its shards moved).", &s.Fenced),
 	)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -74,4 +77,48 @@ func (s *Stats) Register(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// shardMetrics are per-shard gauges of the shards this node hosts.
+type shardMetrics struct {
+	h                           *Host
+	applied, incarnation, owner *prometheus.Desc
+	stopped                     *prometheus.Desc
+}
+
+// Collector returns the per-shard gauges of the shards this node hosts,
+// labelled by shard: the offset of the last record admitted, the
+// partition's incarnation, the shard's ownership epoch, and whether it
+// stopped.
+func (h *Host) Collector() prometheus.Collector {
+	labels := []string{"shard"}
+	return &shardMetrics{h: h,
+		applied:     prometheus.NewDesc("vigil_shard_applied_offset", "Offset of the last internal record the shard admitted.", labels, nil),
+		incarnation: prometheus.NewDesc("vigil_shard_incarnation", "Incarnation of the shard's partition: how often its offsets went back.", labels, nil),
+		owner:       prometheus.NewDesc("vigil_shard_owner_epoch", "Ownership epoch of the shard: how often it changed hands.", labels, nil),
+		stopped:     prometheus.NewDesc("vigil_shard_stopped", "1 when the shard stopped because its state could not be written.", labels, nil),
+	}
+}
+
+func (m *shardMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.applied
+	ch <- m.incarnation
+	ch <- m.owner
+	ch <- m.stopped
+}
+
+func (m *shardMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.h.mu.Lock()
+	defer m.h.mu.Unlock()
+	for p, s := range m.h.shards {
+		shard := strconv.Itoa(int(p))
+		stopped := 0.0
+		if s.stopped != nil {
+			stopped = 1
+		}
+		ch <- prometheus.MustNewConstMetric(m.applied, prometheus.GaugeValue, float64(s.applied.Load()), shard)
+		ch <- prometheus.MustNewConstMetric(m.incarnation, prometheus.GaugeValue, float64(s.incarnation.Load()), shard)
+		ch <- prometheus.MustNewConstMetric(m.owner, prometheus.GaugeValue, float64(s.owner), shard)
+		ch <- prometheus.MustNewConstMetric(m.stopped, prometheus.GaugeValue, stopped, shard)
+	}
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -27,6 +28,7 @@ type shardActor struct {
 	log       *slog.Logger
 
 	children map[string]*child
+	stat     *hosted    // the host's record of this shard, for metrics
 	drain    *actor.PID // who asked to drain, answered once all is committed
 	ticks    uint64     // flush ticks seen; the clock of passivation
 }
@@ -94,7 +96,14 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		s.core.Snapshot(m.Snapshot)
 		s.answerDrain(ctx)
 	case *flushPublished:
-		s.core.Published(m.id, m.err)
+		if errors.Is(m.err, errFenced) {
+			// Another node owns the shard: stop at once, write and commit
+			// nothing more; the group takes the partition away when this
+			// node reaches it again.
+			s.core.Stop(m.err.Error())
+		} else {
+			s.core.Published(m.id, m.err)
+		}
 		if st := s.core.Stopped(); st != nil {
 			s.host.shardStopped(s.partition, st)
 		}
@@ -157,6 +166,9 @@ func (s *shardActor) dispatch(ctx actor.Context, m *shardRecords) {
 		ctx.Send(c.pid, &entityRecord{mark: a.Mark, env: env})
 		c.lastTick = s.ticks
 	}
+	applied := s.core.Applied()
+	s.stat.applied.Store(applied.Offset)
+	s.stat.incarnation.Store(applied.Incarnation)
 }
 
 // child returns the entity's actor, starting it from its stored profile.

@@ -57,6 +57,10 @@ type Config struct {
 	// loopback, for networks where only trusted hosts reach it: anyone
 	// who does can read findings and profiles. Default false.
 	Insecure bool
+	// TLSCA is a PEM file of the CAs that sign the other nodes' admin
+	// certificates, which a node verifies when it forwards a query to
+	// them. Default: the system pool.
+	TLSCA string
 }
 
 const defaultAddr = "127.0.0.1:8080"
@@ -125,14 +129,62 @@ type Backend interface {
 	Actors(ctx context.Context, kind string, page Page) (refs []ActorRef, next string, err error)
 	// Actor returns ErrNotFound for an unknown entity.
 	Actor(ctx context.Context, kind, id string) (*Actor, error)
+	// Cluster describes the cluster as this node sees it.
+	Cluster(ctx context.Context) (*Cluster, error)
 }
 
 // ErrNotFound is returned by a Backend for what does not exist; it maps to
-// 404. ErrBadRequest maps to 400.
+// 404. ErrBadRequest maps to 400; ErrUnavailable to 503 (the node that
+// owns what was asked for cannot be reached, or it is moving).
 var (
-	ErrNotFound   = errors.New("not found")
-	ErrBadRequest = errors.New("bad request")
+	ErrNotFound    = errors.New("not found")
+	ErrBadRequest  = errors.New("bad request")
+	ErrUnavailable = errors.New("unavailable")
 )
+
+// ForwardedHeader marks a query one node forwards to another on behalf of
+// a client: the receiving node answers from what it holds itself and
+// forwards nothing further, so that a query takes one hop at most.
+const ForwardedHeader = "X-Vigil-Forwarded"
+
+type forwardedKey struct{}
+
+// Forwarded reports whether the query of ctx was forwarded by another
+// node (see ForwardedHeader).
+func Forwarded(ctx context.Context) bool {
+	f, _ := ctx.Value(forwardedKey{}).(bool)
+	return f
+}
+
+// Cluster is the answer of /api/v1/cluster.
+type Cluster struct {
+	// Node is the node that answered.
+	Node    string          `json:"node"`
+	Members []ClusterMember `json:"members"`
+	// Shards are every shard with its owner and lag; a shard without an
+	// owner is moving or its node is down.
+	Shards []ClusterShard `json:"shards"`
+}
+
+// ClusterMember is a node of the cluster.
+type ClusterMember struct {
+	Name          string    `json:"name"`
+	Gossip        string    `json:"gossipAddr"`
+	Admin         string    `json:"adminAddr"`
+	State         string    `json:"state"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	Shards        []int32   `json:"shards"`
+	Self          bool      `json:"self"`
+}
+
+// ClusterShard is one shard.
+type ClusterShard struct {
+	Shard int32  `json:"shard"`
+	Owner string `json:"owner,omitempty"`
+	// Lag is the records of the shard's partition not yet applied and
+	// committed.
+	Lag int64 `json:"lag"`
+}
 
 // Page selects one page of a listing.
 type Page struct {
@@ -212,12 +264,16 @@ type Status struct {
 	// StoppedShards are the shards of this node that stopped (a flush
 	// that kept failing) while the node runs on.
 	StoppedShards []StoppedShard `json:"stoppedShards,omitempty"`
-	Members       any            `json:"members"`
+	// Unreachable are the live nodes whose status could not be added to
+	// the totals.
+	Unreachable []string `json:"unreachable,omitempty"`
+	Members     any      `json:"members"`
 }
 
 // StoppedShard is a shard that stopped, and why.
 type StoppedShard struct {
 	Shard  int32     `json:"shard"`
+	Node   string    `json:"node,omitempty"`
 	Reason string    `json:"reason"`
 	Since  time.Time `json:"since"`
 }
@@ -286,6 +342,7 @@ func Listen(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) (
 	mux.Handle("GET /api/v1/findings", s.auth(s.findings))
 	mux.Handle("GET /api/v1/actors", s.auth(s.actors))
 	mux.Handle("GET /api/v1/actors/{kind}/{id...}", s.auth(s.actor))
+	mux.Handle("GET /api/v1/cluster", s.auth(s.cluster))
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP))
 	// Go profiles, for operators chasing CPU or memory; token-protected
 	// like the API.
@@ -331,7 +388,7 @@ func (s *Server) Close() {
 // the token's length does not leak either).
 func (s *Server) auth(next http.HandlerFunc) http.Handler {
 	if s.cfg.Token == "" {
-		return next
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next(w, forwarded(r)) })
 	}
 	want := sha256.Sum256([]byte(s.cfg.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -342,8 +399,18 @@ func (s *Server) auth(next http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
-		next(w, r)
+		next(w, forwarded(r))
 	})
+}
+
+// forwarded marks the request's context when another node forwarded it.
+// Only requests that passed the token check carry the mark: a node
+// without a token serves loopback only.
+func forwarded(r *http.Request) *http.Request {
+	if r.Header.Get(ForwardedHeader) == "" {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), forwardedKey{}, true))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
@@ -459,12 +526,24 @@ func (s *Server) actor(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, a)
 }
 
+func (s *Server) cluster(w http.ResponseWriter, r *http.Request) {
+	c, err := s.b.Cluster(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, 200, c)
+}
+
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrBadRequest):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		s.log.Error("admin request failed", "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())

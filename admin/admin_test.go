@@ -31,6 +31,7 @@ import (
 // backend answers with fixed data, to test the HTTP layer alone; the
 // node's real backend is tested end to end in cmd/vigil.
 type backend struct {
+	forwarded bool
 	lastQuery FindingsQuery
 	lastPage  Page
 	actors    []ActorRef // sorted by ID
@@ -71,11 +72,20 @@ func (b *backend) Actors(_ context.Context, kind string, p Page) ([]ActorRef, st
 	}
 	return page, EncodeCursor(page[len(page)-1].ID), nil
 }
-func (b *backend) Actor(_ context.Context, kind, id string) (*Actor, error) {
-	if id != "1/us-east-1/arn:aws:iam::1:user/a" {
+func (b *backend) Actor(ctx context.Context, kind, id string) (*Actor, error) {
+	switch {
+	case id == "1/us-east-1/moving":
+		return nil, fmt.Errorf("%w: shard 3 is moving", ErrUnavailable)
+	case id != "1/us-east-1/arn:aws:iam::1:user/a":
 		return nil, ErrNotFound
 	}
+	b.forwarded = Forwarded(ctx)
 	return &Actor{ActorRef: ActorRef{Kind: kind, ID: id}, Profile: json.RawMessage(`{}`)}, nil
+}
+
+func (b *backend) Cluster(context.Context) (*Cluster, error) {
+	return &Cluster{Node: "n1", Members: []ClusterMember{{Name: "n1", Self: true, Shards: []int32{0, 1}}},
+		Shards: []ClusterShard{{Shard: 0, Owner: "n1"}, {Shard: 1, Owner: "n1", Lag: 4}}}, nil
 }
 
 func start(t *testing.T, cfg Config) (*Server, *backend) {
@@ -396,5 +406,36 @@ func TestConfigRedactsSecret(t *testing.T) {
 		if strings.Contains(out, "s3cret-token-value") || !strings.Contains(out, "0.0.0.0:8443") {
 			t.Errorf("secret shown or address hidden: %s", out)
 		}
+	}
+}
+
+// TestClusterRoutes: /api/v1/cluster answers, an unavailable owner is a
+// 503 that names the shard, and a forwarded query is marked as such only
+// when it passed the token check.
+func TestClusterRoutes(t *testing.T) {
+	s, b := start(t, Config{Token: "tok"})
+	base := "http://" + s.Addr()
+	code, body := get(t, http.DefaultClient, base+"/api/v1/cluster", "tok")
+	var c Cluster
+	if err := json.Unmarshal([]byte(body), &c); code != 200 || err != nil || len(c.Shards) != 2 || c.Shards[1].Lag != 4 {
+		t.Errorf("/api/v1/cluster: %d %s", code, body)
+	}
+	if code, body := get(t, http.DefaultClient, base+"/api/v1/actors/principal/1/us-east-1/moving", "tok"); code != 503 || !strings.Contains(body, "shard 3") {
+		t.Errorf("unavailable owner: %d %s", code, body)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/actors/principal/1/us-east-1/arn:aws:iam::1:user/a", nil)
+	req.Header.Set(ForwardedHeader, "1")
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !b.forwarded {
+		t.Errorf("forwarded query: %d, marked %v", resp.StatusCode, b.forwarded)
+	}
+	req.Header.Set("Authorization", "Bearer wrong")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("forwarded query with a wrong token: %v %v", resp.StatusCode, err)
 	}
 }

@@ -87,9 +87,39 @@ func TestOptionsRejectBadSettings(t *testing.T) {
 		{Brokers: []string{"b:9092"}, SASLMechanism: "GSSAPI"},
 		{Brokers: []string{"b:9092"}, TLS: true, TLSCA: "/nonexistent/ca.pem"},
 		{Brokers: []string{"b:9092"}, TLS: true, TLSCert: "/nonexistent/c.pem", TLSKey: "/nonexistent/k.pem"},
+		{Brokers: []string{"b:9092"}, SessionTimeout: 6 * time.Second, HeartbeatInterval: 6 * time.Second},
+		{Brokers: []string{"b:9092"}, HeartbeatInterval: 15 * time.Second}, // above the default session timeout
 	} {
 		if _, err := c.Options(); err == nil {
 			t.Errorf("Options(%+v) accepted", c)
+		}
+	}
+}
+
+// TestGroupTimeouts: the consumer-group timeouts reach the client, with
+// defaults for fast failover.
+func TestGroupTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		session, heartbeat         time.Duration
+		wantSession, wantHeartbeat time.Duration
+	}{
+		{0, 0, DefaultSessionTimeout, time.Second},
+		{6 * time.Second, 0, 6 * time.Second, time.Second},
+		{45 * time.Second, 3 * time.Second, 45 * time.Second, 3 * time.Second},
+		{0, 2 * time.Second, DefaultSessionTimeout, 2 * time.Second},
+	} {
+		opts, err := Config{Brokers: []string{"127.0.0.1:1"}, SessionTimeout: tc.session, HeartbeatInterval: tc.heartbeat}.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(append(opts, kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t"))...)
+		if err != nil {
+			t.Fatalf("session %v, heartbeat %v: %v", tc.session, tc.heartbeat, err)
+		}
+		session, heartbeat := cl.OptValue(kgo.SessionTimeout), cl.OptValue(kgo.HeartbeatInterval)
+		cl.Close()
+		if session != tc.wantSession || heartbeat != tc.wantHeartbeat {
+			t.Errorf("session %v, heartbeat %v: client got %v and %v, want %v and %v", tc.session, tc.heartbeat, session, heartbeat, tc.wantSession, tc.wantHeartbeat)
 		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/vigil-sec/vigil/admin"
 	"github.com/vigil-sec/vigil/cluster"
 	"github.com/vigil-sec/vigil/event"
-	"github.com/vigil-sec/vigil/findings"
 	"github.com/vigil-sec/vigil/kafka"
 	"github.com/vigil-sec/vigil/storage"
 )
@@ -39,10 +38,54 @@ func (n *Node) Ready() error {
 	return errors.Join(errs...)
 }
 
-// Status implements admin.Backend. The totals are the shards' persisted
-// counters, so they survive restarts and count every record once; the
-// Prometheus metrics count what this process did.
+// Status implements admin.Backend: the cluster's totals, summed over this
+// node's status and every other live node's. The totals are the shards'
+// persisted counters, so they survive restarts and count every record
+// once; the Prometheus metrics count what this process did. A forwarded
+// query answers for this node only.
 func (n *Node) Status(ctx context.Context) (*admin.Status, error) {
+	st, err := n.nodeStatus()
+	if err != nil || admin.Forwarded(ctx) {
+		return st, err
+	}
+	for _, m := range n.members.Members() {
+		if m.Self || !reachable(m) {
+			continue
+		}
+		var other admin.Status
+		if err := n.peers.get(ctx, m, "/api/v1/status", &other); err != nil {
+			st.Unreachable = append(st.Unreachable, m.Name)
+			continue
+		}
+		for src, o := range other.Sources {
+			s := st.Sources[src]
+			s.Records += o.Records
+			s.Events += o.Events
+			s.Dropped += o.Dropped
+			s.DeadLetters += o.DeadLetters
+			st.Sources[src] = s
+		}
+		st.Applied += other.Applied
+		st.Duplicates += other.Duplicates
+		st.Findings += other.Findings
+		st.Rewinds += other.Rewinds
+		st.StoppedShards = append(st.StoppedShards, other.StoppedShards...)
+	}
+	slices.SortFunc(st.StoppedShards, func(a, b admin.StoppedShard) int { return int(a.Shard - b.Shard) })
+	lags, err := kadm.NewClient(n.admCl).Lag(ctx, kafka.IngestGroup, kafka.ShardsGroup)
+	if err != nil {
+		return nil, fmt.Errorf("consumer lag: %w", err)
+	}
+	for g, l := range lags {
+		if l.Error() == nil {
+			st.Lag[g] = l.Lag.Total()
+		}
+	}
+	return st, nil
+}
+
+// nodeStatus is the status of this node's shards.
+func (n *Node) nodeStatus() (*admin.Status, error) {
 	metas, err := n.host.Meta()
 	if err != nil {
 		return nil, err
@@ -70,19 +113,39 @@ func (n *Node) Status(ctx context.Context) (*admin.Status, error) {
 	}
 	st.Duplicates, st.Findings = total.Duplicates, total.Findings
 	for p, s := range n.host.Stopped() {
-		st.StoppedShards = append(st.StoppedShards, admin.StoppedShard{Shard: p, Reason: s.Reason, Since: s.Since})
+		st.StoppedShards = append(st.StoppedShards, admin.StoppedShard{Shard: p, Node: st.Node, Reason: s.Reason, Since: s.Since})
 	}
-	slices.SortFunc(st.StoppedShards, func(a, b admin.StoppedShard) int { return int(a.Shard - b.Shard) })
-	lags, err := kadm.NewClient(n.admCl).Lag(ctx, kafka.IngestGroup, kafka.ShardsGroup)
+	return st, nil
+}
+
+// Cluster implements admin.Backend.
+func (n *Node) Cluster(ctx context.Context) (*admin.Cluster, error) {
+	c := &admin.Cluster{Node: n.members.Name()}
+	owners := make(map[int32]string)
+	for _, m := range n.members.Members() {
+		c.Members = append(c.Members, admin.ClusterMember{Name: m.Name, Gossip: m.Addr, Admin: m.Admin, State: m.State,
+			LastHeartbeat: m.LastHeartbeat, Shards: m.Shards, Self: m.Self})
+		if reachable(m) {
+			for _, p := range m.Shards {
+				owners[p] = m.Name
+			}
+		}
+	}
+	slices.SortFunc(c.Members, func(a, b admin.ClusterMember) int { return strings.Compare(a.Name, b.Name) })
+	lags, err := kadm.NewClient(n.admCl).Lag(ctx, kafka.ShardsGroup)
 	if err != nil {
 		return nil, fmt.Errorf("consumer lag: %w", err)
 	}
-	for g, l := range lags {
-		if l.Error() == nil {
-			st.Lag[g] = l.Lag.Total()
+	perShard := make(map[int32]int64)
+	if l, ok := lags[kafka.ShardsGroup]; ok && l.Error() == nil {
+		for p, o := range l.Lag[kafka.EntitiesTopic] {
+			perShard[p] = o.Lag
 		}
 	}
-	return st, nil
+	for p := range n.cfg.Topics.Shards {
+		c.Shards = append(c.Shards, admin.ClusterShard{Shard: p, Owner: owners[p], Lag: perShard[p]})
+	}
+	return c, nil
 }
 
 // findingHead is what the query filters on.
@@ -93,42 +156,40 @@ type findingHead struct {
 	UpdatedAt string  `json:"updatedAt"`
 }
 
-// Findings implements admin.Backend: it reads the stored findings of the
-// node's shards, newest first.
-func (n *Node) Findings(_ context.Context, q admin.FindingsQuery) ([]json.RawMessage, error) {
+// Findings implements admin.Backend: it reads the node's copy of the
+// cluster's findings, newest first, once the copy holds every finding
+// published when the query came.
+func (n *Node) Findings(ctx context.Context, q admin.FindingsQuery) ([]json.RawMessage, error) {
+	if err := n.found.catchUp(ctx, 5*time.Second); err != nil {
+		return nil, err
+	}
 	type item struct {
 		head findingHead
 		raw  json.RawMessage
 	}
 	var items []item
-	for _, p := range n.host.Owned() {
-		err := n.db.Shard(p).Findings(func(_ string, stored []byte) bool {
-			b, err := findings.StoredJSON(stored)
-			if err != nil {
-				return true
-			}
-			var h findingHead
-			if json.Unmarshal(b, &h) != nil {
-				return true
-			}
-			if len(q.Types) > 0 && !slices.Contains(q.Types, h.Type) {
-				return true
-			}
-			if h.Severity < q.MinSeverity {
-				return true
-			}
-			if !q.Since.IsZero() {
-				t, err := time.Parse(time.RFC3339Nano, h.UpdatedAt)
-				if err != nil || t.Before(q.Since) {
-					return true
-				}
-			}
-			items = append(items, item{h, json.RawMessage(slices.Clone(b))})
+	err := n.db.FindingsTable().Each(func(_ string, b []byte) bool {
+		var h findingHead
+		if json.Unmarshal(b, &h) != nil {
 			return true
-		})
-		if err != nil {
-			return nil, err
 		}
+		if len(q.Types) > 0 && !slices.Contains(q.Types, h.Type) {
+			return true
+		}
+		if h.Severity < q.MinSeverity {
+			return true
+		}
+		if !q.Since.IsZero() {
+			t, err := time.Parse(time.RFC3339Nano, h.UpdatedAt)
+			if err != nil || t.Before(q.Since) {
+				return true
+			}
+		}
+		items = append(items, item{h, json.RawMessage(slices.Clone(b))})
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(items, func(i, j int) bool {
 		if items[i].head.UpdatedAt != items[j].head.UpdatedAt {
@@ -146,39 +207,114 @@ func (n *Node) Findings(_ context.Context, q admin.FindingsQuery) ([]json.RawMes
 	return out, nil
 }
 
-// Actors implements admin.Backend. The cursor is the shard and entity key
-// the next page starts at.
+// Actors implements admin.Backend: a page of the cluster's entities of a
+// kind, in (shard, key) order, each shard listed by its owner. The cursor
+// is the shard and key the next page starts at. A forwarded query lists
+// the cursor's shard only, from this node.
 func (n *Node) Actors(ctx context.Context, kind string, page admin.Page) ([]admin.ActorRef, string, error) {
 	k, ok := event.ParseEntityKind(kind)
 	if !ok {
 		return nil, "", fmt.Errorf("%w: kind must be principal or network, got %q", admin.ErrBadRequest, kind)
 	}
-	var from actors.ListCursor
-	if page.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(page.Cursor)
-		shardStr, key, ok := strings.Cut(string(b), "/")
-		p, perr := strconv.Atoi(shardStr)
-		if err != nil || !ok || perr != nil {
-			return nil, "", fmt.Errorf("%w: bad cursor", admin.ErrBadRequest)
-		}
-		from = actors.ListCursor{Shard: int32(p), Key: key}
-	}
-	keys, next, err := n.host.List(ctx, k, from, page.Limit)
+	from, err := decodeCursor(page.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
-	refs := make([]admin.ActorRef, 0, len(keys))
-	for _, key := range keys {
-		refs = append(refs, n.ref(k, key))
+	limit := page.Size()
+	if admin.Forwarded(ctx) {
+		keys, next, err := n.host.ListShard(ctx, k, from.shard, from.key, limit)
+		if errors.Is(err, actors.ErrNotHosted) {
+			return nil, "", unavailable(from.shard, fmt.Errorf("not hosted on %s", n.members.Name()))
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if next == "" {
+			return n.refs(k, keys), "", nil
+		}
+		return n.refs(k, keys), encodeCursor(from.shard, next), nil
 	}
-	var cursor string
-	if next != nil {
-		cursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(int(next.Shard)) + "/" + next.Key))
+	var refs []admin.ActorRef
+	for p := from.shard; p < n.cfg.Topics.Shards; p++ {
+		start := ""
+		if p == from.shard {
+			start = from.key
+		}
+		got, next, err := n.listShard(ctx, k, p, start, limit-len(refs))
+		if err != nil {
+			return nil, "", err
+		}
+		refs = append(refs, got...)
+		switch {
+		case next != "":
+			return refs, encodeCursor(p, next), nil
+		case len(refs) == limit && p+1 < n.cfg.Topics.Shards:
+			return refs, encodeCursor(p+1, ""), nil
+		}
 	}
-	return refs, cursor, nil
+	return refs, "", nil
 }
 
-// Actor implements admin.Backend. The id is "account/region/entity".
+// listShard lists a shard's entities here, or at the shard's owner.
+func (n *Node) listShard(ctx context.Context, k event.EntityKind, p int32, from string, limit int) ([]admin.ActorRef, string, error) {
+	keys, next, err := n.host.ListShard(ctx, k, p, from, limit)
+	if err == nil {
+		return n.refs(k, keys), next, nil
+	}
+	if !errors.Is(err, actors.ErrNotHosted) {
+		return nil, "", err
+	}
+	m, ok := n.owner(p)
+	if !ok {
+		return nil, "", unavailable(p, nil)
+	}
+	var list admin.ActorList
+	path := fmt.Sprintf("/api/v1/actors?kind=%s&limit=%d&cursor=%s", k, limit, encodeCursor(p, from))
+	if err := n.peers.get(ctx, m, path, &list); err != nil {
+		return nil, "", unavailable(p, err)
+	}
+	c, err := decodeCursor(list.NextCursor)
+	if err != nil || (list.NextCursor != "" && c.shard != p) {
+		return nil, "", fmt.Errorf("%s answered a bad cursor for shard %d", m.Name, p)
+	}
+	return list.Actors, c.key, nil
+}
+
+// cursor is where a page of the actors list starts.
+type cursor struct {
+	shard int32
+	key   string
+}
+
+// encodeCursor makes the opaque cursor of (shard, key).
+func encodeCursor(shard int32, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(int(shard)) + "/" + key))
+}
+
+func decodeCursor(s string) (cursor, error) {
+	if s == "" {
+		return cursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	shardStr, key, ok := strings.Cut(string(b), "/")
+	p, perr := strconv.Atoi(shardStr)
+	if err != nil || !ok || perr != nil || p < 0 {
+		return cursor{}, fmt.Errorf("%w: bad cursor", admin.ErrBadRequest)
+	}
+	return cursor{shard: int32(p), key: key}, nil
+}
+
+// refs turns entity keys into the admin endpoint's references.
+func (n *Node) refs(k event.EntityKind, keys []string) []admin.ActorRef {
+	out := make([]admin.ActorRef, 0, len(keys))
+	for _, key := range keys {
+		out = append(out, n.ref(k, key))
+	}
+	return out
+}
+
+// Actor implements admin.Backend. The id is "account/region/entity". An
+// entity of a shard another node owns is looked up there, in one hop.
 func (n *Node) Actor(ctx context.Context, kind, id string) (*admin.Actor, error) {
 	k, ok := event.ParseEntityKind(kind)
 	if !ok {
@@ -191,7 +327,22 @@ func (n *Node) Actor(ctx context.Context, kind, id string) (*admin.Actor, error)
 	key := parts[0] + "/" + parts[1] + "/" + k.String() + "/" + parts[2]
 	p, err := n.host.Inspect(ctx, key)
 	if errors.Is(err, actors.ErrNotHosted) {
-		return nil, fmt.Errorf("%w: shard %d is not hosted on this node", admin.ErrNotFound, cluster.ShardOf(key, n.cfg.Topics.Shards))
+		shard := cluster.ShardOf(key, n.cfg.Topics.Shards)
+		if admin.Forwarded(ctx) {
+			return nil, unavailable(shard, fmt.Errorf("not hosted on %s", n.members.Name()))
+		}
+		m, ok := n.owner(shard)
+		if !ok {
+			return nil, unavailable(shard, nil)
+		}
+		var a admin.Actor
+		if err := n.peers.get(ctx, m, "/api/v1/actors/"+kind+"/"+id, &a); err != nil {
+			if errors.Is(err, admin.ErrNotFound) {
+				return nil, err
+			}
+			return nil, unavailable(shard, err)
+		}
+		return &a, nil
 	}
 	if err != nil {
 		return nil, err

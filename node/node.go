@@ -6,11 +6,11 @@ package node
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,7 +68,9 @@ type Config struct {
 	// it is advertised with the actual gossip and admin ports. Default:
 	// the listen addresses.
 	AdvertiseAddr string
-	// GossipKey is the base64 gossip encryption key (16, 24 or 32 bytes).
+	// GossipKey is one or more base64 gossip encryption keys (16, 24 or 32
+	// bytes), one per line, the first primary; used when Gossip has no
+	// keys.
 	// Default: none (plain text).
 	GossipKey string
 	// Storage sizes Pebble's cache and memtables; see storage.Options.
@@ -108,6 +110,8 @@ type Node struct {
 	ingest  *actors.Ingest
 	host    *actors.Host
 	members *cluster.Membership
+	found   *findingsReader
+	peers   *peers
 	admin   *admin.Server
 	admCl   *kgo.Client
 	stats   *actors.Stats
@@ -197,10 +201,13 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	dc.Intel = set
 	engine := detect.New(dc)
 
-	if err := n.stats.Register(n.reg); err != nil {
+	// Every metric names the node, so that a cluster's metrics can be
+	// collected side by side.
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"node": cfg.Gossip.Name}, n.reg)
+	if err := n.stats.Register(reg); err != nil {
 		return nil, err
 	}
-	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	n.system = actor.NewActorSystemWithConfig(actor.Configure(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return n.log.With("component", "actor")
@@ -208,16 +215,29 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	gossip := cfg.Gossip
 	gossip.Logger = n.log
-	if cfg.GossipKey != "" {
-		if gossip.SecretKey, err = base64.StdEncoding.DecodeString(cfg.GossipKey); err != nil {
+	if cfg.GossipKey != "" && len(gossip.Keys) == 0 && len(gossip.SecretKey) == 0 {
+		if gossip.Keys, err = cluster.ParseKeys(cfg.GossipKey); err != nil {
 			return nil, fmt.Errorf("node: gossip key: %w", err)
 		}
+	}
+	if gossip.AdvertiseAddr == "" {
+		gossip.AdvertiseAddr = cfg.AdvertiseAddr
+	}
+	gossip.OnLeave = func(m cluster.Member) {
+		n.log.Info("node gone; its shards move to the others after the Kafka session timeout", "node", m.Name, "state", m.State, "shards", m.Shards)
+	}
+	if n.peers, err = newPeers(cfg.Admin); err != nil {
+		return nil, err
 	}
 	n.admin, err = admin.Listen(cfg.Admin, n, n.reg, n.log)
 	if err != nil {
 		return nil, err
 	}
 	adminAddr := n.admin.Addr()
+	if cfg.AdvertiseAddr != "" {
+		_, port, _ := net.SplitHostPort(adminAddr)
+		adminAddr = net.JoinHostPort(cfg.AdvertiseAddr, port)
+	}
 	n.members, err = cluster.Join(gossip, cluster.Meta{Admin: adminAddr})
 	if err != nil {
 		return nil, err
@@ -244,6 +264,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		maxEvent = 64 << 10
 	}
 	maxEvent = min(maxEvent, int(maxBatch)-recordOverhead)
+	reg.MustRegister(n.host.Collector())
 	n.ingest, err = actors.NewIngest(n.system, actors.IngestConfig{
 		Client: append(slices.Clip(client), kgo.ProducerBatchMaxBytes(maxBatch)), TransactionalID: "vigil-ingest-" + id, Topics: cfg.Topics, Regions: cfg.Regions,
 		DefaultRegion: cfg.DefaultRegion, FlowFormat: cfg.FlowFormat,
@@ -260,6 +281,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.goRun("shards", func() error { return n.host.Run(runCtx) })
 	n.goRun("ingest", func() error { return n.ingest.Run(runCtx) })
 	n.goRun("admin", n.admin.Serve)
+	n.found = newFindingsReader(n.db.FindingsTable(), client, kadm.NewClient(n.admCl), n.log)
+	n.goRun("findings", func() error { return n.found.run(runCtx) })
 	n.goRun("trim", func() error { n.trim(runCtx); return nil })
 	n.goRun("memory", func() error { n.releaseMemory(runCtx); return nil })
 	n.log.Info("vigil node started", "admin", adminAddr, "gossip", n.members.Addr(), "brokers", n.cfg.Kafka.Brokers, "data", cfg.DataDir)

@@ -267,6 +267,17 @@ func (c *Core) Idle() bool {
 		len(c.deadLetters) == 0 && c.committed == c.meta.Applied
 }
 
+// Stop stops the shard for reason: it flushes and commits nothing more.
+// The flush in progress, if any, is dropped.
+func (c *Core) Stop(reason string) {
+	if c.stopped != nil {
+		return
+	}
+	c.flush = nil
+	c.stopped = &Stopped{Reason: reason, Since: c.cfg.Now()}
+	c.log.Error("shard stopped", "reason", reason)
+}
+
 // Stopped returns why the shard stopped, or nil while it runs.
 func (c *Core) Stopped() *Stopped { return c.stopped }
 

@@ -105,7 +105,7 @@ func upperBound(prefix []byte) []byte {
 	return nil
 }
 
-func get(db *pebble.DB, key []byte) ([]byte, bool, error) {
+func get(db pebble.Reader, key []byte) ([]byte, bool, error) {
 	v, closer, err := db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil

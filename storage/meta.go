@@ -126,17 +126,22 @@ type Meta struct {
 	Applied Mark
 	// Counters are the shard's totals up to Applied.
 	Counters Counters
+	// Owner counts the times the shard changed hands: a node that takes
+	// it over writes one more than the last owner wrote. Every flush
+	// carries it, so a reader can tell which owner wrote what.
+	Owner uint64
 }
 
 // metaVersion is the first byte of an encoded Meta.
-const metaVersion = 2
+const metaVersion = 3
 
 var errCorruptMeta = errors.New("storage: corrupt shard meta")
 
 // MarshalBinary encodes the meta.
 func (m Meta) MarshalBinary() ([]byte, error) {
 	b := m.Applied.append([]byte{metaVersion})
-	return m.Counters.AppendBinary(b), nil
+	b = m.Counters.AppendBinary(b)
+	return binary.AppendUvarint(b, m.Owner), nil
 }
 
 // UnmarshalBinary decodes the meta.
@@ -148,6 +153,7 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	var n Meta
 	n.Applied = readMark(&r)
 	n.Counters.read(&r)
+	n.Owner = r.Uvarint()
 	if r.Err == nil && r.Left() > 0 {
 		r.Err = errors.New("trailing bytes")
 	}

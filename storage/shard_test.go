@@ -124,3 +124,50 @@ func FuzzMeta(f *testing.F) {
 		}
 	})
 }
+
+func TestFindingsTable(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	tab := db.FindingsTable()
+	if err := tab.Apply([]TableFinding{{"b", 1, []byte(`{"id":"b"}`)}, {"a", 0, []byte(`{"id":"a","v":1}`)}}, map[int32]int64{0: 7, 3: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Apply([]TableFinding{{"a", 0, []byte(`{"id":"a","v":2}`)}}, map[int32]int64{0: 9}); err != nil {
+		t.Fatal(err)
+	}
+	// The shard of "b" changed hands: the new owner's finding stands
+	// against a later write of the old one.
+	if err := tab.Apply([]TableFinding{{"b", 2, []byte(`{"id":"b","v":3}`)}, {"b", 1, []byte(`{"id":"b","v":"stale"}`)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A shard's keyspace does not see the table, nor the table a shard's.
+	if err := db.Shard(0).Write([]Entry{FindingEntry("z", []byte("stored"))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir)
+	defer db.Close()
+	tab = db.FindingsTable()
+	var got []string
+	if err := tab.Each(func(id string, js []byte) bool { got = append(got, id+"="+string(js)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`a={"id":"a","v":2}`, `b={"id":"b","v":3}`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("table %v, want %v", got, want)
+	}
+	offs, err := tab.Offsets()
+	if err != nil || !reflect.DeepEqual(offs, map[int32]int64{0: 9, 3: 2}) {
+		t.Errorf("offsets %v %v", offs, err)
+	}
+	if err := tab.Drop(); err != nil {
+		t.Fatal(err)
+	}
+	if offs, _ := tab.Offsets(); len(offs) != 0 {
+		t.Errorf("offsets after drop: %v", offs)
+	}
+	if _, ok, _ := db.Shard(0).Finding("z"); !ok {
+		t.Error("dropping the table dropped a shard's finding")
+	}
+}

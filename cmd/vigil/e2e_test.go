@@ -401,9 +401,13 @@ func (n *testNode) metric(t *testing.T, name string) float64 {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		if i := strings.LastIndexByte(rest, ' '); i >= 0 {
 			var f float64
-			fmt.Sscan(v, &f)
+			fmt.Sscan(rest[i+1:], &f)
 			return f
 		}
 	}
@@ -419,19 +423,35 @@ func (n *testNode) state(t *testing.T) map[string]string {
 		m["finding "+f.ID] = string(f.raw)
 	}
 	for _, kind := range []string{"principal", "network"} {
-		var list struct {
-			Actors []struct{ ID string } `json:"actors"`
-		}
-		n.get(t, "/api/v1/actors?kind="+kind, &list)
-		for _, a := range list.Actors {
+		for _, id := range n.actorIDs(t, kind) {
 			var actor struct {
 				Profile json.RawMessage `json:"profile"`
 			}
-			n.get(t, "/api/v1/actors/"+kind+"/"+a.ID, &actor)
-			m[kind+" "+a.ID] = string(actor.Profile)
+			n.get(t, "/api/v1/actors/"+kind+"/"+id, &actor)
+			m[kind+" "+id] = string(actor.Profile)
 		}
 	}
 	return m
+}
+
+// actorIDs lists every entity of a kind, page by page.
+func (n *testNode) actorIDs(t *testing.T, kind string) []string {
+	t.Helper()
+	var ids []string
+	for cursor := ""; ; {
+		var page struct {
+			Actors []struct{ ID string } `json:"actors"`
+			Next   string                `json:"nextCursor"`
+		}
+		n.get(t, "/api/v1/actors?kind="+kind+"&limit=10000&cursor="+cursor, &page)
+		for _, a := range page.Actors {
+			ids = append(ids, a.ID)
+		}
+		if page.Next == "" {
+			return ids
+		}
+		cursor = page.Next
+	}
 }
 
 // TestKcat feeds the raw topics with kcat, an independent Kafka client

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/vigil-sec/vigil/kafka"
 	"github.com/vigil-sec/vigil/node"
 )
 
@@ -49,8 +50,44 @@ func TestRunFlags(t *testing.T) {
 				if c.Gossip.Insecure || c.Admin.Insecure {
 					t.Errorf("insecure by default: gossip %v, admin %v", c.Gossip.Insecure, c.Admin.Insecure)
 				}
-				if c.Admin.Token != "" || c.GossipKey != "" || c.Kafka.SASLPassword != "" {
+				if c.Admin.Token != "" || c.GossipKey != "" || len(c.Gossip.Keys) != 0 || c.Kafka.SASLPassword != "" {
 					t.Error("a secret is set by default")
+				}
+				if c.Kafka.SessionTimeout != kafka.DefaultSessionTimeout || c.Kafka.HeartbeatInterval != time.Second {
+					t.Errorf("kafka session timeout %v, heartbeat interval %v", c.Kafka.SessionTimeout, c.Kafka.HeartbeatInterval)
+				}
+				if c.AdvertiseAddr != "" || c.Gossip.AdvertiseAddr != "" {
+					t.Errorf("advertise address %q, gossip %q", c.AdvertiseAddr, c.Gossip.AdvertiseAddr)
+				}
+			},
+		},
+		{
+			name: "failover and advertise flags",
+			args: []string{"--kafka-session-timeout", "6s", "--kafka-heartbeat-interval", "2s", "--advertise-addr", "vigil-1.example.internal"},
+			check: func(t *testing.T, c node.Config) {
+				if c.Kafka.SessionTimeout != 6*time.Second || c.Kafka.HeartbeatInterval != 2*time.Second {
+					t.Errorf("kafka session timeout %v, heartbeat interval %v", c.Kafka.SessionTimeout, c.Kafka.HeartbeatInterval)
+				}
+				if c.AdvertiseAddr != "vigil-1.example.internal" || c.Gossip.AdvertiseAddr != "vigil-1.example.internal" {
+					t.Errorf("advertise address %q, gossip %q", c.AdvertiseAddr, c.Gossip.AdvertiseAddr)
+				}
+			},
+		},
+		{
+			name: "failover and advertise in the environment",
+			env:  map[string]string{"VIGIL_KAFKA_SESSION_TIMEOUT": "20s", "VIGIL_KAFKA_HEARTBEAT_INTERVAL": "500ms", "VIGIL_ADVERTISE_ADDR": "10.0.0.7"},
+			check: func(t *testing.T, c node.Config) {
+				if c.Kafka.SessionTimeout != 20*time.Second || c.Kafka.HeartbeatInterval != 500*time.Millisecond || c.Gossip.AdvertiseAddr != "10.0.0.7" || c.AdvertiseAddr != "10.0.0.7" {
+					t.Errorf("kafka session timeout %v, heartbeat interval %v, advertise %q %q", c.Kafka.SessionTimeout, c.Kafka.HeartbeatInterval, c.AdvertiseAddr, c.Gossip.AdvertiseAddr)
+				}
+			},
+		},
+		{
+			name: "failover and advertise in the config file",
+			yaml: "kafka-session-timeout: 7s\nkafka-heartbeat-interval: 1500ms\nadvertise-addr: 192.0.2.10\n",
+			check: func(t *testing.T, c node.Config) {
+				if c.Kafka.SessionTimeout != 7*time.Second || c.Kafka.HeartbeatInterval != 1500*time.Millisecond || c.Gossip.AdvertiseAddr != "192.0.2.10" || c.AdvertiseAddr != "192.0.2.10" {
+					t.Errorf("kafka session timeout %v, heartbeat interval %v, advertise %q %q", c.Kafka.SessionTimeout, c.Kafka.HeartbeatInterval, c.AdvertiseAddr, c.Gossip.AdvertiseAddr)
 				}
 			},
 		},
@@ -144,6 +181,12 @@ func TestRunFlagsRejectBadValues(t *testing.T) {
 		{[]string{"--dead-letter-excerpt", "-1"}, "--dead-letter-excerpt"},
 		{[]string{"--max-event-bytes", "0"}, "--max-event-bytes"},
 		{[]string{"--flush-retry-timeout", "0s"}, "--flush-retry-timeout"},
+		{[]string{"--kafka-session-timeout", "0s"}, "--kafka-session-timeout"},
+		{[]string{"--kafka-heartbeat-interval", "0s"}, "--kafka-heartbeat-interval"},
+		{[]string{"--kafka-heartbeat-interval", "10s"}, "--kafka-heartbeat-interval"},
+		{[]string{"--kafka-session-timeout", "6s", "--kafka-heartbeat-interval", "7s"}, "below --kafka-session-timeout"},
+		{[]string{"--advertise-addr", "10.0.0.7:7946"}, "advertise address"},
+		{[]string{"--advertise-addr", "0.0.0.0"}, "advertise address"},
 	} {
 		var stderr bytes.Buffer
 		if _, err := nodeConfig(tc.args, &stderr); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -165,6 +208,8 @@ func TestRunHelpDocumentsFlags(t *testing.T) {
 		"-max-decompressed-mb", "-max-event-bytes", "(default 65536)", "-raw-retention", "(default 1h0m0s)",
 		"-manage-raw-topics", "(default true)", "-insecure-gossip", "-insecure-admin",
 		"-admin-token-file", "-gossip-key-file", "-kafka-sasl-password-file", "VIGIL_ADMIN_TOKEN",
+		"-advertise-addr", "-kafka-session-timeout", "(default 8s)", "-kafka-heartbeat-interval", "(default 1s)",
+		"one per line", "SIGHUP", "VIGIL_GOSSIP_KEY",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("vigil run -h lacks %q", want)
@@ -203,11 +248,14 @@ func TestSecretsFromFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Admin.Token != token || cfg.GossipKey != key || cfg.Kafka.SASLPassword != password {
-				t.Errorf("secrets %q %q %q", cfg.Admin.Token, cfg.GossipKey, cfg.Kafka.SASLPassword)
+			if cfg.Admin.Token != token || cfg.Kafka.SASLPassword != password {
+				t.Errorf("secrets %q %q", cfg.Admin.Token, cfg.Kafka.SASLPassword)
 			}
-			if string(cfg.Gossip.SecretKey) != "0123456789abcdef0123456789abcdef" {
-				t.Errorf("gossip secret key %q", cfg.Gossip.SecretKey)
+			// The keyring goes to the gossip configuration; node.Config's
+			// GossipKey, which node.Start would decode as one key, stays
+			// empty.
+			if len(cfg.Gossip.Keys) != 1 || string(cfg.Gossip.Keys[0]) != "0123456789abcdef0123456789abcdef" || cfg.GossipKey != "" || cfg.Gossip.SecretKey != nil {
+				t.Errorf("gossip keys %q, GossipKey %q, SecretKey %q", cfg.Gossip.Keys, cfg.GossipKey, cfg.Gossip.SecretKey)
 			}
 			if strings.Contains(stderr.String(), "command-line flag") {
 				t.Errorf("warned about a secret not on the command line:\n%s", stderr.String())
@@ -281,8 +329,8 @@ func TestSecretOnCommandLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Admin.Token != token || cfg.GossipKey != key || cfg.Kafka.SASLPassword != password {
-		t.Errorf("secrets %q %q %q", cfg.Admin.Token, cfg.GossipKey, cfg.Kafka.SASLPassword)
+	if cfg.Admin.Token != token || len(cfg.Gossip.Keys) != 1 || string(cfg.Gossip.Keys[0]) != "secret-key-16-by" || cfg.Kafka.SASLPassword != password {
+		t.Errorf("secrets %q %q %q", cfg.Admin.Token, cfg.Gossip.Keys, cfg.Kafka.SASLPassword)
 	}
 	for _, want := range []string{"--admin-token", "--gossip-key", "--kafka-sasl-password", "--admin-token-file", "VIGIL_GOSSIP_KEY"} {
 		if !strings.Contains(stderr.String(), want) {

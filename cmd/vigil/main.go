@@ -11,7 +11,9 @@
 // name upper-cased, dashes as underscores) or in a YAML file (--config).
 // Secrets (--admin-token, --gossip-key, --kafka-sasl-password) are best
 // given as files (--admin-token-file, ...) or in the environment: other
-// users of the host can read command lines.
+// users of the host can read command lines. vigil run re-reads
+// --gossip-key-file on SIGHUP, so that gossip keys rotate without a
+// restart.
 package main
 
 import (
@@ -177,24 +179,32 @@ func (s *secretFlag) get(log *slog.Logger, cmdline map[string]bool) (string, err
 	if s.value != "" {
 		return "", fmt.Errorf("both --%s and --%s-file are set (as flags, VIGIL_* variables or config keys): set one", s.name, s.name)
 	}
-	f, err := os.Open(s.file)
+	return readSecretFile(log, s.name, s.what, s.file)
+}
+
+// readSecretFile reads the secret file of --NAME-file, which must be
+// readable and not empty, and returns its content trimmed. It warns when
+// every user of the host may read the file. Errors name the flag and the
+// file, never the content.
+func readSecretFile(log *slog.Logger, name, what, path string) (string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("--%s-file: %w", s.name, err)
+		return "", fmt.Errorf("--%s-file: %w", name, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
-		return "", fmt.Errorf("--%s-file: reading %s: %w", s.name, s.file, err)
+		return "", fmt.Errorf("--%s-file: reading %s: %w", name, path, err)
 	}
 	if len(b) > maxSecretFile {
-		return "", fmt.Errorf("--%s-file: %s is larger than %d bytes: not a %s", s.name, s.file, maxSecretFile, s.what)
+		return "", fmt.Errorf("--%s-file: %s is larger than %d bytes: not a %s", name, path, maxSecretFile, what)
 	}
 	v := strings.TrimSpace(string(b))
 	if v == "" {
-		return "", fmt.Errorf("--%s-file: %s is empty", s.name, s.file)
+		return "", fmt.Errorf("--%s-file: %s is empty", name, path)
 	}
 	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
-		log.Warn("secret file is readable by every user of this host", "flag", "--"+s.name+"-file", "file", s.file)
+		log.Warn("secret file is readable by every user of this host", "flag", "--"+name+"-file", "file", path)
 	}
 	return v, nil
 }

@@ -428,9 +428,9 @@ func TestStatusAndPaging(t *testing.T) {
 	n.replay(t, tour...)
 	type status struct {
 		Sources    map[string]struct{ Records, Events, Dropped, DeadLetters int64 } `json:"sources"`
-		Applied    int64                                                          `json:"appliedEvents"`
-		Duplicates int64                                                          `json:"duplicatesSkipped"`
-		Findings   int64                                                          `json:"findingOccurrences"`
+		Applied    int64                                                            `json:"appliedEvents"`
+		Duplicates int64                                                            `json:"duplicatesSkipped"`
+		Findings   int64                                                            `json:"findingOccurrences"`
 	}
 	var before status
 	n.get(t, "/api/v1/status", &before)

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/vigil-sec/vigil/cluster"
 	"github.com/vigil-sec/vigil/kafka"
 	"github.com/vigil-sec/vigil/node"
 	"github.com/vigil-sec/vigil/sources"
@@ -24,10 +28,12 @@ func kafkaFlags(fs *flag.FlagSet, c *kafka.Config, brokers *string) *secretFlag 
 	fs.StringVar(&c.TLSCert, "kafka-tls-cert", "", "PEM client certificate (mutual TLS)")
 	fs.StringVar(&c.TLSKey, "kafka-tls-key", "", "PEM client key (mutual TLS)")
 	fs.StringVar(&c.TLSServerName, "kafka-tls-server-name", "", "server name to verify in the broker certificate")
+	fs.StringVar(&c.SOCKS5Proxy, "kafka-socks5-proxy", "", "SOCKS5 proxy (host:port) to reach the brokers through (default: direct)")
 	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	fs.StringVar(&c.SASLUser, "kafka-sasl-user", "", "SASL user")
 	password := addSecretFlag(fs, "kafka-sasl-password", "SASL password")
-	fs.DurationVar(&c.SessionTimeout, "kafka-session-timeout", 45*time.Second, "consumer-group session timeout: how long a node that died keeps its shards")
+	fs.DurationVar(&c.SessionTimeout, "kafka-session-timeout", kafka.DefaultSessionTimeout, "consumer-group session timeout: a node killed without leaving keeps its shards this long before the others take them over; the brokers bound it (6s at least by default)")
+	fs.DurationVar(&c.HeartbeatInterval, "kafka-heartbeat-interval", kafka.DefaultHeartbeatInterval, "consumer-group heartbeat interval, below --kafka-session-timeout (at most a third of it is advised)")
 	return password
 }
 
@@ -55,32 +61,112 @@ func checkRawRetention(d time.Duration) error {
 }
 
 func runNode(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := nodeConfig(args, stderr)
+	// SIGHUP ends a process that does not handle it: take it before
+	// anything starts, and act on it once the node runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	o, err := runConfig(args, stderr)
 	if err != nil {
 		return err
 	}
+	cfg := o.node
 	n, err := node.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	select {
-	case <-ctx.Done():
-		cfg.Logger.Info("shutting down")
-		return nil
-	case err := <-n.Err():
+	for {
+		select {
+		case <-ctx.Done():
+			cfg.Logger.Info("shutting down")
+			return nil
+		case err := <-n.Err():
+			return err
+		case <-hup:
+			o.reloadOnHangup(n.Membership())
+		}
+	}
+}
+
+// runOptions is what vigil run is told: the node's configuration, and
+// what the command needs once the node runs.
+type runOptions struct {
+	node node.Config
+	// gossipKeyFile is the file the gossip keys were read from, re-read
+	// on SIGHUP; "" when they came from VIGIL_GOSSIP_KEY or --gossip-key,
+	// or when there are none.
+	gossipKeyFile string
+}
+
+// keySetter installs a gossip keyring on a running node; a
+// *cluster.Membership is one.
+type keySetter interface {
+	SetKeys(keys [][]byte) error
+}
+
+// reloadOnHangup handles SIGHUP: it installs the keys of the gossip key
+// file on m, or logs why there is nothing to do. A bad file is logged and
+// the keys in use stay.
+func (o runOptions) reloadOnHangup(m keySetter) {
+	log := o.node.Logger
+	switch {
+	case o.gossipKeyFile != "":
+		if err := reloadGossipKeys(log, o.gossipKeyFile, m); err != nil {
+			log.Error("SIGHUP: gossip keys not reloaded; the keys in use stay", "err", err)
+			return
+		}
+		log.Info("SIGHUP: gossip keys reloaded", "file", o.gossipKeyFile)
+	case len(o.node.Gossip.Keys) > 0:
+		log.Warn("SIGHUP: the gossip keys came from " + envName("gossip-key") + " or --gossip-key, not from a file: nothing to reload; to rotate keys without a restart, use --gossip-key-file")
+	default:
+		log.Info("SIGHUP: gossip is not encrypted: no keys to reload")
+	}
+}
+
+// reloadGossipKeys reads the gossip key file at path and installs its
+// keys on m. On an error m keeps its keys; the error never quotes a key.
+func reloadGossipKeys(log *slog.Logger, path string, m keySetter) error {
+	text, err := readSecretFile(log, "gossip-key", "gossip keyring", path)
+	if err != nil {
 		return err
 	}
+	keys, err := parseGossipKeys(text, "--gossip-key-file "+path)
+	if err != nil {
+		return err
+	}
+	if err := m.SetKeys(keys); err != nil {
+		return fmt.Errorf("--gossip-key-file %s: %w", path, err)
+	}
+	return nil
+}
+
+// parseGossipKeys parses the gossip keys, one base64 key per line, the
+// first the primary, where the error can say how to make one; it never
+// quotes a key. from says where the keys came from.
+func parseGossipKeys(text, from string) ([][]byte, error) {
+	keys, err := cluster.ParseKeys(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (make a key with: openssl rand -base64 32)", from, err)
+	}
+	return keys, nil
 }
 
 // nodeConfig reads the node's configuration from the command line, VIGIL_*
 // variables and the --config file, and reads the secret files; the logger
 // it makes writes to stderr.
 func nodeConfig(args []string, stderr io.Writer) (node.Config, error) {
+	o, err := runConfig(args, stderr)
+	return o.node, err
+}
+
+// runConfig is nodeConfig, with what vigil run needs besides.
+func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg            node.Config
+		o              runOptions
+		cfg            = &o.node
 		brokers        string
 		regions        string
 		seeds          string
@@ -115,7 +201,11 @@ func nodeConfig(args []string, stderr io.Writer) (node.Config, error) {
 	fs.StringVar(&cfg.Gossip.BindAddr, "gossip-addr", "127.0.0.1:7946", "gossip (memberlist) listen address, an IP or localhost; beyond loopback it needs a key or --insecure-gossip")
 	fs.StringVar(&seeds, "join", "", "gossip addresses of nodes to join, comma-separated")
 	fs.StringVar(&cfg.Gossip.Name, "node-name", "", "unique node name (default: the host name and the data directory's node id)")
-	gossipKey := addSecretFlag(fs, "gossip-key", "base64 gossip encryption key of 16, 24 or 32 bytes")
+	gossipKey := addSecretFlag(fs, "gossip-key", "gossip keyring")
+	fs.Lookup("gossip-key").Usage = "gossip encryption keys: base64 keys of 16, 24 or 32 bytes, one per line; the first encrypts, every one decrypts (default none; other users can read command lines: prefer --gossip-key-file or " + envName("gossip-key") + ")"
+	fs.Lookup("gossip-key-file").Usage = "file holding the gossip encryption keys: base64 keys of 16, 24 or 32 bytes, one per line (blank lines and # comments ignored); the first encrypts, every one decrypts. " +
+		"A file that cannot be read stops start-up. Re-read on SIGHUP, keeping the keys in use if it is bad: to rotate, add the new key as the second line, then move it first, then remove the old one, with a SIGHUP to every node after each step (default none)"
+	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "host (an IP or a name) other nodes reach this one at, when not the listen addresses (NAT, containers); advertised with the gossip and admin ports actually bound (default: the listen addresses)")
 	fs.BoolVar(&insecureGossip, "insecure-gossip", false, "gossip in plain text beyond loopback: anyone who reaches the port can join and claim shards (default false)")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 500*time.Millisecond, "how often a shard writes changed profiles")
 	fs.DurationVar(&cfg.FlushRetryTimeout, "flush-retry-timeout", 2*time.Minute, "how long a shard retries a failed flush before it stops (the node runs on and reports it)")
@@ -129,11 +219,11 @@ func nodeConfig(args []string, stderr io.Writer) (node.Config, error) {
 	fs.IntVar(&memtableMB, "pebble-memtable-mb", 32, "Pebble memtable size in MiB")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
-		return cfg, err
+		return o, err
 	}
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
-		return cfg, err
+		return o, err
 	}
 	cfg.Logger = log
 
@@ -148,61 +238,58 @@ func nodeConfig(args []string, stderr io.Writer) (node.Config, error) {
 	}
 	cfg.Kafka.SASLPassword = secret(saslPassword)
 	cfg.Admin.Token = secret(adminToken)
-	cfg.GossipKey = secret(gossipKey)
+	gossipKeys := secret(gossipKey)
 	if err := errors.Join(errs...); err != nil {
-		return cfg, err
+		return o, err
 	}
-	if cfg.Gossip.SecretKey, err = decodeGossipKey(cfg.GossipKey); err != nil {
-		return cfg, err
+	// The keyring goes to cfg.Gossip.Keys; cfg.GossipKey, which node.Start
+	// would decode as one key, stays empty.
+	if gossipKeys != "" {
+		from := "gossip key (--gossip-key or " + envName("gossip-key") + ")"
+		if gossipKey.file != "" {
+			from, o.gossipKeyFile = "--gossip-key-file "+gossipKey.file, gossipKey.file
+		}
+		if cfg.Gossip.Keys, err = parseGossipKeys(gossipKeys, from); err != nil {
+			return o, err
+		}
 	}
 
 	switch {
 	case cfg.FlushRetryTimeout <= 0:
-		return cfg, fmt.Errorf("--flush-retry-timeout %s: want a positive duration", cfg.FlushRetryTimeout)
+		return o, fmt.Errorf("--flush-retry-timeout %s: want a positive duration", cfg.FlushRetryTimeout)
 	case cfg.DeadLetterExcerpt < 0:
-		return cfg, fmt.Errorf("--dead-letter-excerpt %d: want 0 or more bytes", cfg.DeadLetterExcerpt)
+		return o, fmt.Errorf("--dead-letter-excerpt %d: want 0 or more bytes", cfg.DeadLetterExcerpt)
 	case maxDecompMB <= 0 || maxDecompMB > 1<<20:
-		return cfg, fmt.Errorf("--max-decompressed-mb %d: want 1 to 1048576", maxDecompMB)
+		return o, fmt.Errorf("--max-decompressed-mb %d: want 1 to 1048576", maxDecompMB)
 	case cfg.MaxEventBytes <= 0:
-		return cfg, fmt.Errorf("--max-event-bytes %d: want a positive number", cfg.MaxEventBytes)
+		return o, fmt.Errorf("--max-event-bytes %d: want a positive number", cfg.MaxEventBytes)
+	case cfg.Kafka.SessionTimeout <= 0:
+		return o, fmt.Errorf("--kafka-session-timeout %s: want a positive duration", cfg.Kafka.SessionTimeout)
+	case cfg.Kafka.HeartbeatInterval <= 0 || cfg.Kafka.HeartbeatInterval >= cfg.Kafka.SessionTimeout:
+		return o, fmt.Errorf("--kafka-heartbeat-interval %s: want a positive duration below --kafka-session-timeout (%s)", cfg.Kafka.HeartbeatInterval, cfg.Kafka.SessionTimeout)
 	}
 	if err := checkRawRetention(cfg.Topics.RawRetention); err != nil {
-		return cfg, err
+		return o, err
 	}
 	cfg.MaxDecompressed = maxDecompMB << 20
 	cfg.Storage.CacheSize, cfg.Storage.MemTableSize = int64(cacheMB)<<20, uint64(memtableMB)<<20
 	cfg.Kafka.Brokers = splitList(brokers)
 	cfg.Gossip.Seeds = splitList(seeds)
 	cfg.Gossip.Insecure, cfg.Admin.Insecure = insecureGossip, insecureAdmin
+	cfg.Gossip.AdvertiseAddr = cfg.AdvertiseAddr
 	cfg.Topics.Shards, cfg.Topics.RawPartitions, cfg.Topics.Replication = int32(shards), int32(rawParts), int16(replicas)
 	if cfg.Regions, err = sources.ParseRegions(regions); err != nil {
-		return cfg, err
+		return o, err
 	}
 	// Refuse an open admin endpoint or open gossip before anything starts
 	// (the embedded broker, Pebble), not only when the node reaches them.
 	if err := cfg.Admin.Validate(); err != nil {
-		return cfg, err
+		return o, err
 	}
 	if err := cfg.Gossip.Validate(); err != nil {
-		return cfg, err
+		return o, err
 	}
-	return cfg, nil
-}
-
-// decodeGossipKey decodes and checks the gossip key here, where the error
-// can say how to make one; it never quotes the key.
-func decodeGossipKey(key string) ([]byte, error) {
-	if key == "" {
-		return nil, nil
-	}
-	b, err := base64.StdEncoding.DecodeString(key)
-	if err != nil {
-		return nil, errors.New("gossip key: not valid base64 (make one with: openssl rand -base64 32)")
-	}
-	if n := len(b); n != 16 && n != 24 && n != 32 {
-		return nil, fmt.Errorf("gossip key: %d bytes, want 16, 24 or 32 (make one with: openssl rand -base64 32)", n)
-	}
-	return b, nil
+	return o, nil
 }
 
 func runBroker(ctx context.Context, args []string, stderr io.Writer) error {
