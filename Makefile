@@ -10,7 +10,7 @@ FUZZTIME  ?= 200000x
 # input. Every fuzz target's seed corpus also runs in test-unit.
 FUZZ_PKGS ?= ./sources ./event ./profiles ./storage ./findings ./actors
 
-.PHONY: all build run test test-unit test-memory fuzz lint bench clean
+.PHONY: all build run test test-unit test-memory test-cluster fuzz lint bench clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-unit:
 ## test-memory: a node's resident memory before, at and after a 100,000-event record (the race detector would distort it)
 test-memory:
 	$(GO) test -count=1 -timeout 10m -run '^TestMemorySpike$$' -v ./cmd/vigil/
+
+## test-cluster: the multi-process cluster tests with 200,000 records each (make test runs them with 20,000)
+test-cluster:
+	VIGIL_CLUSTER_RECORDS=200000 $(GO) test -count=1 -timeout 60m -run '^TestCluster' -v ./cmd/vigil/
 
 ## fuzz: run the decoders' fuzz targets briefly (their seed corpora always run in test-unit)
 fuzz:

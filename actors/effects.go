@@ -113,13 +113,18 @@ func (e *shardEffects) publish(f *shard.Flush) error {
 	if e.fenced {
 		return errFenced
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
 	if e.txn == nil {
+		// A new producer fences whoever holds the shard's transactional
+		// id: only while the group has the shard assigned to this node.
+		if !e.h.stillOwns(ctx, e.p) {
+			return errors.New("the shard is not assigned to this node: not starting a new transactional producer")
+		}
 		if err := e.connect(); err != nil {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-	defer cancel()
 	if err := e.txn.BeginTransaction(); err != nil {
 		return e.fail(fmt.Errorf("beginning a transaction: %w", err))
 	}

@@ -46,6 +46,10 @@ type HostConfig struct {
 	// FlushRetryTimeout is how long a shard retries failed flushes before
 	// it stops. Default 2m.
 	FlushRetryTimeout time.Duration
+	// SessionTimeout is the group's session timeout: a node that has not
+	// reached the group coordinator for that long counts its shards as
+	// another node's and stops advertising them. Default 8s.
+	SessionTimeout time.Duration
 	// Rewound are shards whose partitions were found to have gone back
 	// before the host started (see kafka.ResetRewound): each starts a new
 	// incarnation. Default none.
@@ -78,6 +82,22 @@ type Host struct {
 	mu     sync.Mutex
 	shards map[int32]*hosted
 	ready  bool
+	// cut is set while the node has not reached the group coordinator
+	// for longer than the session timeout.
+	cut bool
+
+	// lastContact is when a heartbeat last reached the group coordinator
+	// and came back (Unix nanoseconds).
+	lastContact atomic.Int64
+}
+
+// OnBrokerRead implements kgo.HookBrokerRead: a heartbeat response read
+// is contact with the group coordinator.
+func (h *Host) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	const heartbeat = 12
+	if key == heartbeat && err == nil {
+		h.lastContact.Store(time.Now().UnixNano())
+	}
 }
 
 // hosted is a shard this node runs.
@@ -106,6 +126,9 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 64
 	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = kafka.DefaultSessionTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -133,10 +156,12 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 		kgo.OnPartitionsAssigned(h.assigned),
 		kgo.OnPartitionsRevoked(h.revoked),
 		kgo.OnPartitionsLost(h.lost),
+		kgo.WithHooks(h),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("shards: consumer: %w", err)
 	}
+	h.lastContact.Store(time.Now().UnixNano())
 	return h, nil
 }
 
@@ -201,8 +226,73 @@ func (h *Host) tick(ctx context.Context) {
 				h.system.Root.Send(s.pid, &flushTick{})
 			}
 			h.mu.Unlock()
+			h.watch()
 		}
 	}
+}
+
+// watch notices a node cut off from the group coordinator: past the
+// session timeout the group has given its shards to other nodes, so it
+// stops advertising them (lookups go to the new owners) and is not ready;
+// it cannot write for them either, its shards' transactional ids being
+// fenced by the new owners. When the coordinator is reached again, the
+// group takes the shards away (or, had it kept them, they are advertised
+// again).
+func (h *Host) watch() {
+	since := time.Since(time.Unix(0, h.lastContact.Load()))
+	h.mu.Lock()
+	cut := since > h.cfg.SessionTimeout
+	changed := cut != h.cut
+	h.cut = cut
+	h.mu.Unlock()
+	if !changed {
+		return
+	}
+	if cut {
+		h.log.Error("no contact with the group coordinator for longer than the session timeout: the shards of this node are other nodes' now",
+			"since", since.Round(time.Second), "session_timeout", h.cfg.SessionTimeout)
+	} else {
+		h.log.Info("in contact with the group coordinator again")
+	}
+	h.announce()
+}
+
+// Cut reports whether the node is cut off from the group coordinator.
+func (h *Host) Cut() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cut
+}
+
+// stillOwns reports whether the group coordinator has shard p assigned to
+// this node right now. A shard checks it before it starts a new
+// transactional producer, which would fence the producer of the node that
+// took the shard over had this one lost it.
+func (h *Host) stillOwns(ctx context.Context, p int32) bool {
+	member, _ := h.consumer.GroupMetadata()
+	groups, err := kadm.NewClient(h.consumer).DescribeGroups(ctx, kafka.ShardsGroup)
+	if err != nil || member == "" {
+		return false
+	}
+	g, ok := groups[kafka.ShardsGroup]
+	if !ok || g.Err != nil {
+		return false
+	}
+	for _, m := range g.Members {
+		if m.MemberID != member {
+			continue
+		}
+		c, ok := m.Assigned.AsConsumer()
+		if !ok {
+			return false
+		}
+		for _, t := range c.Topics {
+			if t.Topic == kafka.EntitiesTopic && slices.Contains(t.Partitions, p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // assigned starts shard actors: each shard's transactional producer first
@@ -429,6 +519,10 @@ func (h *Host) revoked(ctx context.Context, cl *kgo.Client, parts map[string][]i
 
 // lost stops the shards without committing: another node owns them now.
 func (h *Host) lost(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+	if len(parts[kafka.EntitiesTopic]) > 0 {
+		h.log.Warn("shards lost to another node (the group moved them while this node could not be reached); dropping what they had not written",
+			"shards", parts[kafka.EntitiesTopic])
+	}
 	h.stop(ctx, cl, parts[kafka.EntitiesTopic], false)
 }
 
@@ -507,6 +601,9 @@ func (h *Host) announce() {
 	h.mu.Lock()
 	h.ready = true
 	owned := h.ownedLocked()
+	if h.cut {
+		owned = nil
+	}
 	h.mu.Unlock()
 	if h.cfg.OnAssigned != nil {
 		h.cfg.OnAssigned(owned)

@@ -31,6 +31,9 @@ func (n *Node) Ready() error {
 	if n.host == nil || !n.host.Ready() {
 		return errors.New("waiting for shard assignment")
 	}
+	if n.host.Cut() {
+		return errors.New("cut off from the Kafka group coordinator: this node's shards are other nodes' now")
+	}
 	var errs []error
 	for p, st := range n.host.Stopped() {
 		errs = append(errs, fmt.Errorf("shard %d stopped at %s: %s", p, st.Since.UTC().Format(time.RFC3339), st.Reason))

@@ -246,7 +246,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.host, err = actors.NewHost(n.system, actors.HostConfig{
 		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
 		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
-		FlushRetryTimeout: cfg.FlushRetryTimeout, Rewound: rewound[kafka.EntitiesTopic],
+		FlushRetryTimeout: cfg.FlushRetryTimeout, SessionTimeout: cfg.Kafka.SessionTimeout, Rewound: rewound[kafka.EntitiesTopic],
 		OnAssigned: n.members.SetShards, OnFatal: n.fatal, Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {

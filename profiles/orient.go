@@ -64,8 +64,12 @@ const (
 	// by (event time, record), dropping the least, whose bytes stay
 	// unknown. A record stays parked only until its entity's address is
 	// learned, which the first record with a public peer, a flow-direction
-	// or a DNS query does; 32 covers a burst before that.
-	MaxParked = 32
+	// or a DNS query does. Records of one interface reach vigil through
+	// several partitions, so a port scan between two private addresses
+	// (hundreds of probes) may all come before the record that tells the
+	// address: 256 (about 15 KB, only while the address is unknown) holds
+	// such a burst.
+	MaxParked = 256
 )
 
 // Orientation is a flow record seen from the entity.

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sec/vigil/actors"
 	"github.com/vigil-sec/vigil/bench/corpus"
 	"github.com/vigil-sec/vigil/cluster"
 	"github.com/vigil-sec/vigil/event"
@@ -52,8 +53,9 @@ func clusterRecords(t *testing.T) int {
 }
 
 // clusterInput writes the generated records (a third per source) and the
-// tour's attacks as files, and returns them.
-func clusterInput(t *testing.T) []string {
+// tour's attacks as files, in two halves: the tests send the first, do
+// something to the cluster while it is applied, then send the second.
+func clusterInput(t *testing.T) (first, second []string) {
 	t.Helper()
 	tpl, err := corpus.LoadTemplates("../../testdata/tour/cloudtrail", "../../sources/testdata/cloudtrail")
 	if err != nil {
@@ -61,20 +63,25 @@ func clusterInput(t *testing.T) []string {
 	}
 	g := corpus.New(corpus.Config{Seed: 11, Templates: tpl})
 	dir := t.TempDir()
-	var files []string
 	n := clusterRecords(t)
 	for _, src := range []event.Source{event.SourceCloudTrail, event.SourceVPCFlow, event.SourceDNS} {
 		recs, err := g.Records(src, n/3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(dir, src.String()+".log")
-		if err := os.WriteFile(path, append(bytes.Join(recs, []byte("\n")), '\n'), 0o600); err != nil {
-			t.Fatal(err)
+		for i, half := range [][][]byte{recs[:len(recs)/2], recs[len(recs)/2:]} {
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.log", src, i))
+			if err := os.WriteFile(path, append(bytes.Join(half, []byte("\n")), '\n'), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = append(first, path)
+			} else {
+				second = append(second, path)
+			}
 		}
-		files = append(files, path)
 	}
-	return append(files, tour...)
+	return first, append(second, tour...)
 }
 
 // reference is a single node's state over the input: profiles, findings
@@ -91,7 +98,7 @@ var (
 
 // clusterReference runs one in-process node over the input, once per test
 // binary.
-func clusterReference(t *testing.T, input []string) reference {
+func clusterReference(t *testing.T, first, second []string) reference {
 	t.Helper()
 	refOnce.Do(func() {
 		broker := freeAddr(t)
@@ -101,7 +108,7 @@ func clusterReference(t *testing.T, input []string) reference {
 		})
 		defer n.Close()
 		start := time.Now()
-		n.replay(t, input...)
+		n.replay(t, append(append([]string(nil), first...), second...)...)
 		t.Logf("reference: one node applied the input in %s", time.Since(start).Round(time.Millisecond))
 		refRun = reference{state: n.state(t), letters: letterContents(t, broker)}
 	})
@@ -248,7 +255,7 @@ func (c *testCluster) owners(via *clusterNode) (map[int32]string, bool) {
 	return out, all
 }
 
-// produce sends the input to the raw topics without waiting.
+// produce sends files to the raw topics without waiting.
 func (c *testCluster) produce(input []string) {
 	c.t.Helper()
 	vigil(c.t, append([]string{"replay", "--brokers", c.broker}, input...)...)
@@ -310,6 +317,19 @@ func (c *testCluster) check(via *clusterNode, ref reference) {
 	}
 	if n := len(byPrefix(got, "finding ")); len(latest) != n {
 		c.t.Errorf("%d finding ids on the findings topic, %d findings", len(latest), n)
+	}
+	// Fencing: per shard, the changelog's committed records come in
+	// ownership-epoch order. A write of a node that lost its shard, let
+	// through after the new owner's, would show as an older epoch after a
+	// newer one.
+	epochs := make(map[int32]uint64)
+	for _, r := range readTopic(c.t, c.broker, kafka.ProfilesTopic) {
+		e := actors.OwnerOf(r)
+		if e < epochs[r.Partition] {
+			c.t.Errorf("shard %d: a record of owner epoch %d at offset %d, after epoch %d: an old owner's write got through",
+				r.Partition, e, r.Offset, epochs[r.Partition])
+		}
+		epochs[r.Partition] = max(epochs[r.Partition], e)
 	}
 	if letters := letterContents(c.t, c.broker); !slices.Equal(letters, ref.letters) {
 		c.t.Errorf("%d dead letters, the single-node run has %d, or they differ", len(letters), len(ref.letters))
@@ -395,13 +415,13 @@ func referenceApplied(ref reference) int64 {
 // are applied; its shards serve again on the others, and the result
 // equals a single node's.
 func TestClusterKill(t *testing.T) {
-	input := clusterInput(t)
-	ref := clusterReference(t, input)
+	first, second := clusterInput(t)
+	ref := clusterReference(t, first, second)
 	c := newTestCluster(t)
 	a, b, victim := c.add("a"), c.add("b"), c.add("c")
 	waitFor(t, "every shard owned", func() bool { _, all := c.owners(a); return all })
-	c.produce(input)
-	c.whenApplied(a, ref, 0.3)
+	c.produce(first)
+	c.whenApplied(a, ref, 0.25)
 
 	owners, _ := c.owners(a)
 	var moved []int32
@@ -416,6 +436,7 @@ func TestClusterKill(t *testing.T) {
 	kind, id := entityOn(t, ref, moved[0])
 	killed := time.Now()
 	c.kill(victim)
+	c.produce(second)
 	var unavailable bool
 	waitFor(t, "the killed node's shards served again", func() bool {
 		code, _ := lookup(b, kind, id)
@@ -440,17 +461,18 @@ func values[K comparable, V any](m map[K]V) []V {
 // applied; some shards move to it, the others keep running, and the
 // result equals a single node's.
 func TestClusterScaleOut(t *testing.T) {
-	input := clusterInput(t)
-	ref := clusterReference(t, input)
+	first, second := clusterInput(t)
+	ref := clusterReference(t, first, second)
 	c := newTestCluster(t)
 	a := c.add("a")
 	c.add("b")
 	c.add("c")
 	waitFor(t, "every shard owned", func() bool { _, all := c.owners(a); return all })
 	before, _ := c.owners(a)
-	c.produce(input)
-	c.whenApplied(a, ref, 0.3)
+	c.produce(first)
+	c.whenApplied(a, ref, 0.25)
 	d := c.add("d")
+	c.produce(second)
 	var after map[int32]string
 	waitFor(t, "shards on the new node", func() bool {
 		o, all := c.owners(a)
@@ -474,16 +496,19 @@ func TestClusterScaleOut(t *testing.T) {
 // TestClusterRollingRestart: every node in turn is stopped with SIGTERM
 // and started again, while records are applied.
 func TestClusterRollingRestart(t *testing.T) {
-	input := clusterInput(t)
-	ref := clusterReference(t, input)
+	first, second := clusterInput(t)
+	ref := clusterReference(t, first, second)
 	c := newTestCluster(t)
 	nodes := []*clusterNode{c.add("a"), c.add("b"), c.add("c")}
 	waitFor(t, "every shard owned", func() bool { _, all := c.owners(nodes[0]); return all })
-	c.produce(input)
+	c.produce(first)
 	for i, n := range nodes {
 		via := nodes[(i+1)%len(nodes)]
-		c.whenApplied(via, ref, 0.2*float64(i+1))
+		c.whenApplied(via, ref, 0.15*float64(i+1))
 		c.stop(n)
+		if i == 1 {
+			c.produce(second)
+		}
 		c.start(n)
 	}
 	c.wait()
@@ -495,16 +520,19 @@ func TestClusterRollingRestart(t *testing.T) {
 // for its shards to move; then it is reconnected. Its writes as a zombie
 // are refused (fenced), and the result equals a single node's.
 func TestClusterPartition(t *testing.T) {
-	input := clusterInput(t)
-	ref := clusterReference(t, input)
+	first, second := clusterInput(t)
+	ref := clusterReference(t, first, second)
 	c := newTestCluster(t)
 	proxy := startSocksProxy(t)
 	a, b := c.add("a"), c.add("b")
-	zombie := c.add("z", "--kafka-socks5-proxy", proxy.Addr())
+	// The zombie flushes seldom, so that it holds applied records it has
+	// not written when it is cut off, and tries to write them later.
+	zombie := c.add("z", "--kafka-socks5-proxy", proxy.Addr(), "--flush-interval", "3s")
 	waitFor(t, "every shard owned", func() bool { _, all := c.owners(a); return all })
-	c.produce(input)
-	c.whenApplied(a, ref, 0.3)
+	c.produce(first)
+	c.whenApplied(a, ref, 0.25)
 	proxy.Cut()
+	c.produce(second)
 	waitFor(t, "the zombie's shards moved", func() bool {
 		o, all := c.owners(b)
 		return all && !slices.Contains(values(o), zombie.name)
@@ -521,21 +549,35 @@ func TestClusterPartition(t *testing.T) {
 		return true
 	})
 	c.check(a, ref)
+	fenced := zombie.client(c.broker).metric(t, "vigil_fenced_flushes_total")
 	log, _ := os.ReadFile(zombie.log)
-	t.Logf("the zombie's refused writes: %d fenced flushes, %d log lines about lost shards",
-		bytes.Count(log, []byte("fenced")), bytes.Count(log, []byte("lost")))
+	refused := bytes.Count(log, []byte("not starting a new transactional producer"))
+	t.Logf("the zombie: %d flushes failed while cut off, %d of them refused to start a producer for a shard no longer its own, "+
+		"%v refused by Kafka as fenced; it dropped its shards (%d log lines about shards lost to other nodes)",
+		bytes.Count(log, []byte("flush failed")), refused, fenced, bytes.Count(log, []byte("lost to another node")))
+	if !bytes.Contains(log, []byte("lost to another node")) {
+		t.Error("the zombie never learned that its shards moved")
+	}
+	if testing.Verbose() {
+		for _, line := range strings.Split(string(log), "\n") {
+			if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") && !strings.Contains(line, "dead letter") {
+				t.Log("zombie: " + line)
+			}
+		}
+	}
 }
 
 // TestClusterAdmin: any node answers for the whole cluster; with the owner
 // of an entity killed, a lookup answers 503 naming the shard until the
 // shard serves again, then the right profile.
 func TestClusterAdmin(t *testing.T) {
-	input := clusterInput(t)
-	ref := clusterReference(t, input)
+	first, second := clusterInput(t)
+	ref := clusterReference(t, first, second)
 	c := newTestCluster(t)
 	nodes := []*clusterNode{c.add("a"), c.add("b"), c.add("c")}
 	waitFor(t, "every shard owned", func() bool { _, all := c.owners(nodes[0]); return all })
-	c.produce(input)
+	c.produce(first)
+	c.produce(second)
 	c.wait()
 	owners, _ := c.owners(nodes[0])
 	var victim *clusterNode
