@@ -197,6 +197,7 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	adminToken := addSecretFlag(fs, "admin-token", "bearer token required by the admin API")
 	fs.StringVar(&cfg.Admin.TLSCert, "admin-tls-cert", "", "PEM certificate: serve the admin endpoint over HTTPS")
 	fs.StringVar(&cfg.Admin.TLSKey, "admin-tls-key", "", "PEM key for --admin-tls-cert")
+	fs.StringVar(&cfg.Admin.TLSCA, "admin-tls-ca", "", "PEM CAs that sign the other nodes' admin certificates, to verify them when a query is forwarded (default: the system pool)")
 	fs.BoolVar(&insecureAdmin, "insecure-admin", false, "serve the admin endpoint beyond loopback without a token: anyone who reaches it reads findings and profiles (default false)")
 	fs.StringVar(&cfg.Gossip.BindAddr, "gossip-addr", "127.0.0.1:7946", "gossip (memberlist) listen address, an IP or localhost; beyond loopback it needs a key or --insecure-gossip")
 	fs.StringVar(&seeds, "join", "", "gossip addresses of nodes to join, comma-separated")
