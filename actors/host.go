@@ -43,6 +43,13 @@ type HostConfig struct {
 	// yet applied, so a slow shard pushes back on the consumer instead of
 	// growing its mailbox. Default 64.
 	MaxInFlight int
+	// MaxLiveEntities bounds the entity actors this node keeps running,
+	// whatever the number of entities: past it, each shard passivates its
+	// least recently used entities that have nothing unwritten (they come
+	// back from Pebble on their next record). The bound holds at every
+	// flush tick; between two, the entities of one flush interval's
+	// records may come on top. Default 50,000.
+	MaxLiveEntities int
 	// FlushRetryTimeout is how long a shard retries failed flushes before
 	// it stops. Default 2m.
 	FlushRetryTimeout time.Duration
@@ -85,6 +92,8 @@ type Host struct {
 	// cut is set while the node has not reached the group coordinator
 	// for longer than the session timeout.
 	cut bool
+	// liveCap is each shard's share of MaxLiveEntities.
+	liveCap atomic.Int64
 
 	// lastContact is when a heartbeat last reached the group coordinator
 	// and came back (Unix nanoseconds).
@@ -128,6 +137,9 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 	}
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = kafka.DefaultSessionTimeout
+	}
+	if cfg.MaxLiveEntities <= 0 {
+		cfg.MaxLiveEntities = 50_000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -601,6 +613,7 @@ func (h *Host) announce() {
 	h.mu.Lock()
 	h.ready = true
 	owned := h.ownedLocked()
+	h.liveCap.Store(int64(h.cfg.MaxLiveEntities / max(1, len(owned))))
 	if h.cut {
 		owned = nil
 	}

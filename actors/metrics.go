@@ -71,6 +71,8 @@ func (s *Stats) Register(reg prometheus.Registerer) error {
 		one("vigil_shards_stopped_total", "Shards stopped because their state could not be written.", &s.ShardsStopped),
 		one("vigil_fenced_flushes_total", "Flushes refused because another node took the shard over (this node was cut off and its shards moved).", &s.Fenced),
 	)
+	cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vigil_live_entities", Help: "Entity actors running (started minus passivated)."},
+		func() float64 { return float64(s.Spawned.Load() - s.Passivated.Load()) }))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err

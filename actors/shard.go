@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -42,6 +43,10 @@ type child struct {
 // passivateEvery is how many flush ticks pass between sweeps for idle
 // entities.
 const passivateEvery = 8
+
+// entityDispatcher runs an entity's mailbox on the goroutine that sends to
+// it, its shard's, up to 300 messages at a time. It holds no state.
+var entityDispatcher = actor.NewSynchronizedDispatcher(300)
 
 // shardRecords is one poll's records of the shard's partition. committed
 // is the group's committed offset when known (else -1): the offset the
@@ -90,6 +95,7 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		if s.ticks%passivateEvery == 0 {
 			s.passivateIdle(ctx)
 		}
+		s.passivateOverCap(ctx)
 		s.flush(ctx)
 	case *snapshotReply:
 		s.count(&m.Counts)
@@ -188,7 +194,12 @@ func (s *shardActor) child(ctx actor.Context, key string) (*child, error) {
 		p = profiles.New(kind, account, region, entity)
 	}
 	e := &entityActor{key: key, partition: s.partition, profile: p, mark: mark, engine: s.host.cfg.Engine, warn: s.host.warn}
-	c := &child{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return e })), lastTick: s.ticks}
+	// Entities run on their shard's goroutine (a synchronized
+	// dispatcher): the shard is their only sender, so a message to an
+	// entity is handled at once, in order, without starting a goroutine
+	// per busy mailbox; shards still run in parallel.
+	props := actor.PropsFromProducer(func() actor.Actor { return e }, actor.WithDispatcher(entityDispatcher))
+	c := &child{pid: ctx.Spawn(props), lastTick: s.ticks}
 	s.children[key] = c
 	s.host.cfg.Stats.Spawned.Add(1)
 	return c, nil
@@ -271,6 +282,41 @@ func (s *shardActor) passivateIdle(ctx actor.Context) {
 		}
 		ctx.Poison(c.pid)
 		delete(s.children, key)
+		s.host.cfg.Stats.Passivated.Add(1)
+	}
+}
+
+// passivateOverCap passivates the least recently used entities that have
+// nothing unwritten while the shard runs more than its share of the
+// node's live entities (HostConfig.MaxLiveEntities), down to 90% of it so
+// that a sweep frees room for a while.
+func (s *shardActor) passivateOverCap(ctx actor.Context) {
+	limit := int(s.host.liveCap.Load())
+	if limit <= 0 || len(s.children) <= limit {
+		return
+	}
+	type idle struct {
+		key  string
+		tick uint64
+	}
+	var idles []idle
+	for key, c := range s.children {
+		if !s.core.Busy(key) {
+			idles = append(idles, idle{key, c.lastTick})
+		}
+	}
+	slices.SortFunc(idles, func(a, b idle) int {
+		if a.tick != b.tick {
+			return cmp.Compare(a.tick, b.tick)
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for _, e := range idles {
+		if len(s.children) <= limit*9/10 {
+			break
+		}
+		ctx.Poison(s.children[e.key].pid)
+		delete(s.children, e.key)
 		s.host.cfg.Stats.Passivated.Add(1)
 	}
 }

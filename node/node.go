@@ -79,6 +79,9 @@ type Config struct {
 	FlushInterval time.Duration
 	IdleTimeout   time.Duration
 	MaxInFlight   int
+	// MaxLiveEntities bounds the entity actors the node keeps running (see
+	// actors.HostConfig). Default 50,000.
+	MaxLiveEntities int
 	// FlushRetryTimeout is how long a shard retries a failed flush (a
 	// Pebble or Kafka write) before it stops; the node keeps running and
 	// reports the stopped shard. Default 2m.
@@ -246,7 +249,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.host, err = actors.NewHost(n.system, actors.HostConfig{
 		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
 		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
-		FlushRetryTimeout: cfg.FlushRetryTimeout, SessionTimeout: cfg.Kafka.SessionTimeout, Rewound: rewound[kafka.EntitiesTopic],
+		MaxLiveEntities: cfg.MaxLiveEntities, FlushRetryTimeout: cfg.FlushRetryTimeout, SessionTimeout: cfg.Kafka.SessionTimeout, Rewound: rewound[kafka.EntitiesTopic],
 		OnAssigned: n.members.SetShards, OnFatal: n.fatal, Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {

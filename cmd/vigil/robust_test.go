@@ -494,3 +494,32 @@ func TestStatusAndPaging(t *testing.T) {
 		t.Errorf("status after a restart %+v, before %+v", after, before)
 	}
 }
+
+// TestLiveEntityCap: with a cap of 8 live entities (2 per shard), the
+// node passivates its least recently used entities at every flush tick,
+// and loses nothing: profiles and findings equal a run without the cap.
+func TestLiveEntityCap(t *testing.T) {
+	input := append([]string{bigFlowFile(t, 3)}, tour...)
+	want := func() map[string]string {
+		n := startNode(t, t.TempDir(), freeAddr(t))
+		defer n.Close()
+		n.replay(t, input...)
+		return n.state(t)
+	}()
+	n := startNode(t, t.TempDir(), freeAddr(t), func(c *node.Config) { c.MaxLiveEntities = 8 })
+	defer n.Close()
+	n.replay(t, input...)
+	waitFor(t, "live entities under the cap", func() bool { return n.metric(t, "vigil_live_entities") <= 8 })
+	if p := n.metric(t, "vigil_entities_passivated_total"); p == 0 {
+		t.Fatal("nothing passivated")
+	}
+	got := n.state(t)
+	if len(got) != len(want) {
+		t.Errorf("%d findings and profiles with the cap, %d without", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g != w {
+			t.Errorf("%s differs with the cap:\n got %s\nwant %s", k, g, w)
+		}
+	}
+}
