@@ -35,10 +35,13 @@ type entityActor struct {
 	deadLetters []shard.DeadLetter
 }
 
-// entityRecord is one internal record for the entity.
+// entityRecord is one internal record for the entity. region, when set,
+// is the entity's region, which a global-service event's record, shared
+// by several regions' entities, does not carry.
 type entityRecord struct {
-	mark storage.Mark
-	env  envelope
+	mark   storage.Mark
+	env    envelope
+	region string
 }
 
 // snapshotRequest asks for the profile and what happened since the last
@@ -94,6 +97,9 @@ func (e *entityActor) apply(m *entityRecord) {
 		// Ingest encoded it, so this is corruption or a version mismatch.
 		e.fail(m, fmt.Sprintf("undecodable internal record: %v", err))
 		return
+	}
+	if m.region != "" {
+		ev.Region = m.region
 	}
 	occ, applied, err := e.detect(&ev)
 	switch {

@@ -1,10 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -443,6 +445,9 @@ type ingestActor struct {
 	flow *sources.FlowDecoder
 	dns  *sources.DNSDecoder
 	buf  []byte
+	// Reused per global-service event.
+	byShard []regionShard
+	regions []string
 }
 
 func (a *ingestActor) Receive(ctx actor.Context) {
@@ -522,30 +527,31 @@ func (a *ingestActor) ingestRecord(r *kgo.Record, st *ingestStats, produce func(
 		if ev.Region == "" {
 			ev.Region = a.cfg.DefaultRegion
 		}
-		regions := []string{ev.Region}
-		if ev.CloudTrail != nil && sources.IsGlobal(ev.CloudTrail) {
-			ev.CloudTrail.Global = true
-			regions = a.cfg.Regions
+		if ev.CloudTrail == nil || !sources.IsGlobal(ev.CloudTrail) {
+			events += a.produceEvent(ev, ref, nil, dl, &oversized, produce)
+			return
 		}
-		for _, region := range regions {
+		// A global-service event goes to every enabled region's entity:
+		// one record per shard, listing the regions that shard owns.
+		ev.CloudTrail.Global = true
+		byShard := a.byShard[:0]
+		for _, region := range a.cfg.Regions {
 			ev.Region = region
-			a.buf, _ = appendEnvelope(a.buf[:0], ref, ev)
-			key := ev.Key()
-			if size := len(a.buf) + len(key); size > a.cfg.MaxEventBytes {
-				oversized++
-				if oversized == 1 {
-					dl.Reason = fmt.Sprintf("%s: an event encodes to %d bytes, more than --max-event-bytes (%d)", a.source, size, a.cfg.MaxEventBytes)
-				}
-				continue
-			}
-			produce(&kgo.Record{
-				Topic:     kafka.EntitiesTopic,
-				Partition: cluster.ShardOf(key, a.cfg.Topics.Shards),
-				Key:       []byte(key),
-				Value:     append([]byte(nil), a.buf...),
-			})
-			events++
+			byShard = append(byShard, regionShard{cluster.ShardOf(ev.Key(), a.cfg.Topics.Shards), region})
 		}
+		slices.SortStableFunc(byShard, func(x, y regionShard) int { return cmp.Compare(x.shard, y.shard) })
+		for i := 0; i < len(byShard); {
+			j := i
+			regions := a.regions[:0]
+			for ; j < len(byShard) && byShard[j].shard == byShard[i].shard; j++ {
+				regions = append(regions, byShard[j].region)
+			}
+			ev.Region = regions[0]
+			events += a.produceEvent(ev, ref, regions, dl, &oversized, produce)
+			a.regions = regions
+			i = j
+		}
+		a.byShard = byShard
 	}
 	res, err := a.decode(r, emit)
 	st.events += int64(events)
@@ -570,6 +576,37 @@ func (a *ingestActor) ingestRecord(r *kgo.Record, st *ingestStats, produce func(
 		st.deadLetters += int64(failed)
 		a.deadLetter(dl, produce)
 	}
+}
+
+// regionShard is a region of a global-service event and the shard its
+// entity is on.
+type regionShard struct {
+	shard  int32
+	region string
+}
+
+// produceEvent produces ev as one internal record for regions (its own
+// region when none) and returns how many events that is; an event too
+// large to produce is counted in oversized and described in dl.
+func (a *ingestActor) produceEvent(ev *event.Event, ref rawRef, regions []string, dl *DeadLetter, oversized *int, produce func(*kgo.Record)) int {
+	a.buf, _ = appendEnvelope(a.buf[:0], ref, regions, ev)
+	key := ev.Key()
+	if size := len(a.buf) + len(key); size > a.cfg.MaxEventBytes {
+		if *oversized++; *oversized == 1 {
+			dl.Reason = fmt.Sprintf("%s: an event encodes to %d bytes, more than --max-event-bytes (%d)", a.source, size, a.cfg.MaxEventBytes)
+		}
+		return 0
+	}
+	// Key and value in one allocation: Kafka holds both until acknowledged.
+	kv := make([]byte, 0, len(key)+len(a.buf))
+	kv = append(append(kv, key...), a.buf...)
+	produce(&kgo.Record{
+		Topic:     kafka.EntitiesTopic,
+		Partition: cluster.ShardOf(key, a.cfg.Topics.Shards),
+		Key:       kv[:len(key):len(key)],
+		Value:     kv[len(key):],
+	})
+	return max(1, len(regions))
 }
 
 // deadLetter produces dl and logs it, naming the record, never quoting it.

@@ -11,20 +11,28 @@ import (
 )
 
 // An internal record's value is an envelope. An event record carries the
-// reference of the raw record it came from (for dead letters) and the
-// encoded event; a statistics record carries what ingest counted in one
-// batch of one raw partition, so that the shard persists it exactly once
-// with its meta:
+// reference of the raw record it came from (for dead letters), the
+// regions it is for, and the encoded event. A global-service event is for
+// every enabled region: ingest sends it once per shard, listing the
+// regions whose entity that shard owns, and the shard hands it to each of
+// those regions' entity; any other event is for its own region (an empty
+// list). A statistics record carries what ingest counted in one batch of
+// one raw partition, so that the shard persists it exactly once with its
+// meta:
 //
-//	version(1) kind(1)=event source(1) rawPartition(uvarint) rawOffset(uvarint) event...
+//	version(1) kind(1)=event source(1) rawPartition(uvarint) rawOffset(uvarint) regions(uvarint n, n strings) event...
 //	version(1) kind(1)=stats source(1) rawPartition(uvarint) records events dropped deadLetters (uvarints)
-const envelopeVersion = 2
+const envelopeVersion = 3
 
 // Kinds of envelope.
 const (
 	envelopeEvent = 0
 	envelopeStats = 1
 )
+
+// maxEnvelopeRegions bounds the regions of one event record (there are
+// about 35 AWS regions).
+const maxEnvelopeRegions = 256
 
 // rawRef names a raw record.
 type rawRef struct {
@@ -33,10 +41,16 @@ type rawRef struct {
 	offset    int64
 }
 
-func appendEnvelope(b []byte, ref rawRef, ev *event.Event) ([]byte, error) {
+// appendEnvelope encodes ev for regions, or for its own region when
+// regions is empty.
+func appendEnvelope(b []byte, ref rawRef, regions []string, ev *event.Event) ([]byte, error) {
 	b = append(b, envelopeVersion, envelopeEvent, byte(ref.source))
 	b = binary.AppendUvarint(b, uint64(ref.partition))
 	b = binary.AppendUvarint(b, uint64(ref.offset))
+	b = binary.AppendUvarint(b, uint64(len(regions)))
+	for _, r := range regions {
+		b = wire.AppendString(b, r)
+	}
 	return ev.AppendBinary(b)
 }
 
@@ -66,10 +80,11 @@ var errEnvelope = errors.New("actors: corrupt internal record")
 
 // envelope is a parsed internal record.
 type envelope struct {
-	kind  byte
-	ref   rawRef
-	event []byte            // encoded event.Event, for envelopeEvent
-	stats *storage.Counters // for envelopeStats
+	kind    byte
+	ref     rawRef
+	regions []string          // for envelopeEvent: the target regions, none for the event's own
+	event   []byte            // encoded event.Event, for envelopeEvent
+	stats   *storage.Counters // for envelopeStats
 }
 
 func parseEnvelope(b []byte) (envelope, error) {
@@ -83,6 +98,18 @@ func parseEnvelope(b []byte) (envelope, error) {
 	switch e.kind {
 	case envelopeEvent:
 		e.ref.offset = int64(r.Uvarint())
+		n := r.Uvarint()
+		if n > maxEnvelopeRegions {
+			return e, errEnvelope
+		}
+		for range n {
+			l := r.Uvarint()
+			if r.Err != nil || l > uint64(r.Left()) {
+				return e, errEnvelope
+			}
+			e.regions = append(e.regions, string(b[r.Off:r.Off+int(l)]))
+			r.Off += int(l)
+		}
 		e.event = b[r.Off:]
 	case envelopeStats:
 		c := new(storage.Counters)

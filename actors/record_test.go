@@ -15,12 +15,12 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		Kind: event.KindNetwork, Entity: "eni-1", Flow: &event.Flow{Version: 2, InterfaceID: "eni-1",
 			Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("198.51.100.7"), DstPort: 22, Protocol: 6}}
 	ref := rawRef{source: event.SourceVPCFlow, partition: 3, offset: 1 << 40}
-	b, err := appendEnvelope(nil, ref, ev)
+	b, err := appendEnvelope(nil, ref, []string{"us-east-1", "eu-west-1"}, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env, err := parseEnvelope(b)
-	if err != nil || env.kind != envelopeEvent || env.ref != ref {
+	if err != nil || env.kind != envelopeEvent || env.ref != ref || !reflect.DeepEqual(env.regions, []string{"us-east-1", "eu-west-1"}) {
 		t.Fatalf("envelope %+v, %v; want ref %+v", env, err, ref)
 	}
 	var got event.Event
@@ -46,7 +46,7 @@ func TestStatsRoundTrip(t *testing.T) {
 }
 
 func FuzzParseEnvelope(f *testing.F) {
-	b, _ := appendEnvelope(nil, rawRef{source: event.SourceDNS, partition: 1}, &event.Event{Source: event.SourceDNS, DNS: &event.DNS{QueryName: "a.b"}})
+	b, _ := appendEnvelope(nil, rawRef{source: event.SourceDNS, partition: 1}, nil, &event.Event{Source: event.SourceDNS, DNS: &event.DNS{QueryName: "a.b"}})
 	f.Add(b)
 	f.Add(appendStats(nil, &ingestStats{source: event.SourceCloudTrail, records: 1}))
 	f.Add([]byte{2})
@@ -57,6 +57,12 @@ func FuzzParseEnvelope(f *testing.F) {
 			_ = ev.UnmarshalBinary(env.event) // must not panic
 		}
 	})
+}
+
+func TestWithRegion(t *testing.T) {
+	if got := withRegion("1/us-east-1/principal/arn:aws:iam::1:role/a/b", "eu-west-3"); got != "1/eu-west-3/principal/arn:aws:iam::1:role/a/b" {
+		t.Errorf("withRegion: %s", got)
+	}
 }
 
 func TestSplitKey(t *testing.T) {

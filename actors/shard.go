@@ -149,12 +149,16 @@ func (s *shardActor) dispatch(ctx actor.Context, m *shardRecords) {
 		var env envelope
 		if !r.Attrs.IsControl() {
 			var err error
-			if env, err = parseEnvelope(r.Value); err != nil {
+			switch env, err = parseEnvelope(r.Value); {
+			case err != nil:
 				s.host.warn.Warn("corrupt internal record", "shard", s.partition, "offset", r.Offset, "err", err)
-			} else if env.kind == envelopeStats {
+			case env.kind == envelopeStats:
 				rec.Kind, rec.Stats = shard.KindStats, env.stats
-			} else {
+			default:
 				rec.Kind, rec.Key = shard.KindEvent, string(r.Key)
+				for _, region := range env.regions {
+					rec.Keys = append(rec.Keys, withRegion(rec.Key, region))
+				}
 			}
 		}
 		a := s.core.Admit(rec)
@@ -164,17 +168,42 @@ func (s *shardActor) dispatch(ctx actor.Context, m *shardRecords) {
 		if !a.Apply {
 			continue
 		}
-		c, err := s.child(ctx, rec.Key)
-		if err != nil {
-			s.host.warn.Warn("starting entity", "shard", s.partition, "entity", rec.Key, "err", err)
+		if len(env.regions) == 0 {
+			s.send(ctx, rec.Key, &entityRecord{mark: a.Mark, env: env})
 			continue
 		}
-		ctx.Send(c.pid, &entityRecord{mark: a.Mark, env: env})
-		c.lastTick = s.ticks
+		for i, key := range rec.Keys {
+			s.send(ctx, key, &entityRecord{mark: a.Mark, env: env, region: env.regions[i]})
+		}
 	}
 	applied := s.core.Applied()
 	s.stat.applied.Store(applied.Offset)
 	s.stat.incarnation.Store(applied.Incarnation)
+}
+
+// send hands an entity its record, starting the entity if need be.
+func (s *shardActor) send(ctx actor.Context, key string, m *entityRecord) {
+	c, err := s.child(ctx, key)
+	if err != nil {
+		s.host.warn.Warn("starting entity", "shard", s.partition, "entity", key, "err", err)
+		return
+	}
+	ctx.Send(c.pid, m)
+	c.lastTick = s.ticks
+}
+
+// withRegion returns the entity key "account/region/kind/entity" with
+// another region.
+func withRegion(key, region string) string {
+	account, rest, ok := strings.Cut(key, "/")
+	if !ok {
+		return key
+	}
+	_, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return key
+	}
+	return account + "/" + region + "/" + rest
 }
 
 // child returns the entity's actor, starting it from its stored profile.

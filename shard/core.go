@@ -89,8 +89,10 @@ const (
 type Record struct {
 	Offset int64
 	Kind   Kind
-	// Key is the entity of a KindEvent record.
-	Key string
+	// Key is the entity of a KindEvent record; Keys, when set, are its
+	// entities instead (a global-service event for several regions).
+	Key  string
+	Keys []string
 	// Stats is the payload of a KindStats record.
 	Stats *storage.Counters
 }
@@ -237,7 +239,12 @@ func (c *Core) Admit(r Record) Admission {
 	a.Mark = c.meta.Applied
 	switch r.Kind {
 	case KindEvent:
-		c.dirty[r.Key] = true
+		if len(r.Keys) == 0 {
+			c.dirty[r.Key] = true
+		}
+		for _, k := range r.Keys {
+			c.dirty[k] = true
+		}
 		a.Apply = true
 	case KindStats:
 		// At or below the floor the stored counters already hold it.
