@@ -10,7 +10,7 @@ FUZZTIME  ?= 200000x
 # input. Every fuzz target's seed corpus also runs in test-unit.
 FUZZ_PKGS ?= ./sources ./event ./profiles ./storage ./findings ./actors
 
-.PHONY: all build run test test-unit test-memory test-cluster fuzz lint bench clean
+.PHONY: all build run test test-unit test-memory test-cluster fuzz lint bench bench-micro clean
 
 all: build
 
@@ -49,10 +49,18 @@ lint:
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-## bench: decoder, detector and pipeline benchmarks
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sources/ ./detect/ ./event/
-	$(GO) run ./bench -records 100000
+## bench: `vigil bench`, short: every source and the mix, each in max, rate and backlog phases of BENCH_DURATION against
+## an in-process node, then the reference loop over the same records; prints the summary and writes report.md,
+## results.json and charts to BENCH_OUT (under two minutes on 2 cores)
+BENCH_DURATION ?= 5s
+BENCH_OUT      ?= bin/bench-report
+bench: build
+	$(BIN) bench --duration $(BENCH_DURATION) --out $(BENCH_OUT)
+
+## bench-micro: Go micro-benchmarks of the decoders, the event and internal-record codecs, profile updates and
+## encoding, the detectors and Pebble batches
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./sources/ ./event/ ./actors/ ./profiles/ ./detect/ ./storage/
 
 clean:
 	rm -rf bin $(DATA_DIR)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,7 +55,11 @@ type IngestConfig struct {
 	// DeadLetterExcerpt is how many bytes of a bad record its dead letter
 	// quotes; 0 quotes none. Default 0.
 	DeadLetterExcerpt int
-	// MaxPollRecords bounds one poll, and so one transaction. Default 5000.
+	// MaxPollRecords bounds one poll, and so one transaction. Default
+	// 20,000: a transaction's fixed costs (waiting for every produce,
+	// ending it, committing the offsets in it) spread over more records;
+	// it measured about 10% more records/s than 5,000 on the mixed
+	// stream (vigil replay --wait, 300k records, 2 vCPU, median of 8).
 	MaxPollRecords int
 	Stats          *Stats
 	Logger         *slog.Logger
@@ -86,7 +91,14 @@ type Ingest struct {
 	// expected is the next offset of each raw partition, to detect a
 	// partition whose offsets went back.
 	expected map[partitionKey]int64
+	// paused stops polling (see Pause).
+	paused atomic.Bool
 }
+
+// Pause stops (true) or resumes (false) reading raw records. The group
+// membership stays: a pause does not move partitions. The bench harness
+// builds a backlog with it, to time how fast ingest catches up.
+func (in *Ingest) Pause(paused bool) { in.paused.Store(paused) }
 
 type partitionKey struct {
 	topic     string
@@ -99,7 +111,7 @@ func NewIngest(system *actor.ActorSystem, cfg IngestConfig) (*Ingest, error) {
 		cfg.DefaultRegion = "us-east-1"
 	}
 	if cfg.MaxPollRecords <= 0 {
-		cfg.MaxPollRecords = 5000
+		cfg.MaxPollRecords = 20_000
 	}
 	if cfg.MaxEventBytes <= 0 {
 		cfg.MaxEventBytes = 64 << 10
@@ -191,6 +203,14 @@ func (in *Ingest) Run(ctx context.Context) error {
 				return nil
 			case <-time.After(backoff):
 			}
+		}
+		if in.paused.Load() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
 		}
 		ok, err := in.poll(ctx)
 		switch {

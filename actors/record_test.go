@@ -76,3 +76,46 @@ func TestSplitKey(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEnvelope measures the internal record's codec on a VPC flow
+// event, the most frequent: ingest's encoding and the shard's parsing
+// (the entity's event decoding is event.BenchmarkCodec).
+func BenchmarkEnvelope(b *testing.B) {
+	ev := &event.Event{Source: event.SourceVPCFlow, Time: time.Unix(1741470000, 0).UTC(), Account: "123456789012", Region: "us-east-1",
+		Kind: event.KindNetwork, Entity: "i-0123456789abcdef0", Flow: &event.Flow{Version: 2, InterfaceID: "eni-0123456789abcdef0",
+			Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("198.51.100.7"), SrcPort: 49152, DstPort: 443, Protocol: 6,
+			Packets: 10, Bytes: 8400, Action: event.ActionAccept}}
+	ref := rawRef{source: event.SourceVPCFlow, partition: 3, offset: 123456789}
+	buf, err := appendEnvelope(nil, ref, nil, ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(buf)))
+		var out []byte
+		for b.Loop() {
+			out, _ = appendEnvelope(out[:0], ref, nil, ev)
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			if _, err := parseEnvelope(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	regions := []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1"}
+	global, _ := appendEnvelope(nil, ref, regions, ev)
+	b.Run("parse-global", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(global)))
+		for b.Loop() {
+			if _, err := parseEnvelope(global); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

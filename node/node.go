@@ -79,6 +79,9 @@ type Config struct {
 	FlushInterval time.Duration
 	IdleTimeout   time.Duration
 	MaxInFlight   int
+	// MaxPollRecords bounds the raw records of one ingest transaction
+	// (see actors.IngestConfig). Default 20,000.
+	MaxPollRecords int
 	// MaxLiveEntities bounds the entity actors the node keeps running (see
 	// actors.HostConfig). Default 50,000.
 	MaxLiveEntities int
@@ -272,7 +275,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Client: append(slices.Clip(client), kgo.ProducerBatchMaxBytes(maxBatch)), TransactionalID: "vigil-ingest-" + id, Topics: cfg.Topics, Regions: cfg.Regions,
 		DefaultRegion: cfg.DefaultRegion, FlowFormat: cfg.FlowFormat,
 		Limits:        sources.Limits{MaxDecompressed: cfg.MaxDecompressed},
-		MaxEventBytes: maxEvent, DeadLetterExcerpt: cfg.DeadLetterExcerpt,
+		MaxEventBytes: maxEvent, DeadLetterExcerpt: cfg.DeadLetterExcerpt, MaxPollRecords: cfg.MaxPollRecords,
 		Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {
@@ -398,6 +401,14 @@ func (n *Node) Membership() *cluster.Membership { return n.members }
 
 // BrokerAddrs returns the Kafka brokers the node uses.
 func (n *Node) BrokerAddrs() []string { return n.cfg.Kafka.Brokers }
+
+// PauseIngest stops (true) or resumes (false) reading raw records; the
+// node keeps its partitions and applies what it already read.
+func (n *Node) PauseIngest(paused bool) {
+	if n.ingest != nil {
+		n.ingest.Pause(paused)
+	}
+}
 
 // AdminAddr returns the admin endpoint's address.
 func (n *Node) AdminAddr() string { return n.admin.Addr() }

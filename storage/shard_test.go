@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func open(t *testing.T, dir string) *DB {
+func open(t testing.TB, dir string) *DB {
 	t.Helper()
 	db, err := Open(dir, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -112,14 +112,25 @@ func (n *testNode) replay(t *testing.T, paths ...string) string {
 	return vigil(t, append([]string{"replay", "--brokers", n.broker, "--wait", "--timeout", "2m"}, paths...)...)
 }
 
+// get reads path as JSON into v. A 503 (a shard moving between nodes,
+// as a node joining causes) is retried for up to 30 s, as the API asks.
 func (n *testNode) get(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get("http://" + n.admin + path)
-	if err != nil {
-		t.Fatal(err)
+	var (
+		resp *http.Response
+		b    []byte
+	)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var err error
+		if resp, err = http.Get("http://" + n.admin + path); err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
 	}

@@ -6,6 +6,7 @@
 //	vigil run      start a node (with an embedded Kafka broker when no brokers are given)
 //	vigil replay   feed log files to the raw topics
 //	vigil broker   run the embedded Kafka broker alone
+//	vigil bench    load-test a node and report throughput, latency and recall
 //
 // Every flag can also be set as a VIGIL_* environment variable (the flag
 // name upper-cased, dashes as underscores) or in a YAML file (--config).
@@ -38,6 +39,7 @@ Usage:
   vigil run    [flags]          start a node
   vigil replay [flags] PATH...  produce log files to the raw topics
   vigil broker [flags]          run the embedded Kafka broker alone
+  vigil bench  [flags]          load-test vigil: throughput against a reference loop, latency, recall
 
 Run "vigil COMMAND -h" for a command's flags.
 `
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "broker":
 		err = runBroker(ctx, args[1:], stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
