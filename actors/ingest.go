@@ -55,6 +55,9 @@ type IngestConfig struct {
 	// DeadLetterExcerpt is how many bytes of a bad record its dead letter
 	// quotes; 0 quotes none. Default 0.
 	DeadLetterExcerpt int
+	// SessionTimeout is the ingest group's session timeout: a transaction
+	// whose end takes longer gives up (see Ingest.poll). Default 30 s.
+	SessionTimeout time.Duration
 	// MaxPollRecords bounds one poll, and so one transaction. Default
 	// 20,000: a transaction's fixed costs (waiting for every produce,
 	// ending it, committing the offsets in it) spread over more records;
@@ -110,6 +113,9 @@ func NewIngest(system *actor.ActorSystem, cfg IngestConfig) (*Ingest, error) {
 	if cfg.DefaultRegion == "" {
 		cfg.DefaultRegion = "us-east-1"
 	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = transactionTimeout
+	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 20_000
 	}
@@ -149,10 +155,7 @@ func NewIngest(system *actor.ActorSystem, cfg IngestConfig) (*Ingest, error) {
 func (in *Ingest) connect() error {
 	sess, err := kgo.NewGroupTransactSession(append(append([]kgo.Opt(nil), in.cfg.Client...),
 		kgo.TransactionalID(in.cfg.TransactionalID),
-		// Long enough for one poll's work; a crashed node's open
-		// transaction blocks the shards for at most this long, unless
-		// the node comes back first and fences it.
-		kgo.TransactionTimeout(30*time.Second),
+		kgo.TransactionTimeout(transactionTimeout),
 		kgo.ConsumerGroup(kafka.IngestGroup),
 		kgo.ConsumeTopics(in.cfg.Topics.Raw()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -227,6 +230,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// transactionTimeout bounds one ingest transaction, long enough for one
+// poll's work: a crashed node's open transaction blocks the shards for at
+// most this long, unless the node comes back first and fences it.
+const transactionTimeout = 30 * time.Second
 
 // poll runs one poll as one transaction. ok reports progress; err a fault
 // that is not about one record.
@@ -303,13 +311,25 @@ func (in *Ingest) poll(ctx context.Context) (ok bool, err error) {
 		}
 	}
 	commit := kgo.TransactionEndTry(sysErr == nil && !poisoned)
-	committedTxn, err := sess.End(ctx, commit)
+	// End heartbeats the group before it commits, and waits for that
+	// heartbeat; a member the group dropped (no heartbeat reached the
+	// coordinator within the session timeout: a stopped or starved
+	// process) rejoins only after this poll allows rebalancing, so
+	// without a bound End would wait for ever. An end that takes longer
+	// than the session timeout is one of a dropped member: End then
+	// fails and ingest starts over with a new client.
+	endCtx, cancel := context.WithTimeout(ctx, in.cfg.SessionTimeout)
+	committedTxn, err := sess.End(endCtx, commit)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, nil
 		}
 		// End's errors are not retryable on this client: start over with
 		// a new one, which rejoins the group and fences the old producer.
+		// Closing the old one leaves the group, which waits for any
+		// rebalance this poll still blocks: allow it first.
+		sess.AllowRebalance()
 		in.reconnect()
 		return false, fmt.Errorf("ending the transaction: %w", err)
 	}

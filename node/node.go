@@ -276,7 +276,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		DefaultRegion: cfg.DefaultRegion, FlowFormat: cfg.FlowFormat,
 		Limits:        sources.Limits{MaxDecompressed: cfg.MaxDecompressed},
 		MaxEventBytes: maxEvent, DeadLetterExcerpt: cfg.DeadLetterExcerpt, MaxPollRecords: cfg.MaxPollRecords,
-		Stats: n.stats, Logger: n.log,
+		SessionTimeout: cfg.Kafka.SessionTimeout, Stats: n.stats, Logger: n.log,
 	})
 	if err != nil {
 		return nil, err

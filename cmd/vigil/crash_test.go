@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The test binary doubles as the vigil binary: with VIGIL_TEST_MAIN set it
@@ -152,6 +153,75 @@ func TestCrash(t *testing.T) {
 		if g := got[k]; g != w && diffs < 5 {
 			diffs++
 			t.Errorf("%s differs after the crash:\n got %s\nwant %s", k, g, w)
+		}
+	}
+}
+
+// TestStoppedNode stops a node (SIGSTOP) while it applies records, for
+// longer than the Kafka session timeout, as a paused VM or a stalled
+// process would be, and lets it go on: the groups dropped it meanwhile, so
+// it must rejoin, take its partitions back and apply everything, with
+// profiles and findings equal to an uninterrupted run. Ingest once waited
+// for ever in the transaction it had open when stopped.
+func TestStoppedNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	input := append([]string{bigFlowFile(t, 200)}, tour...)
+	want := func() map[string]string {
+		n := startNode(t, t.TempDir(), freeAddr(t))
+		defer n.Close()
+		n.replay(t, input...)
+		return n.state(t)
+	}()
+
+	broker, adminAddr := freeAddr(t), freeAddr(t)
+	vigilProcess(t, "broker", "--addr", broker, "--data-dir", t.TempDir(), "--shards", "4", "--raw-partitions", "1", "--log-level", "warn")
+	waitFor(t, "broker listening", func() bool {
+		c, err := net.Dial("tcp", broker)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	node := vigilProcess(t, "run", "--brokers", broker, "--data-dir", t.TempDir(), "--admin-addr", adminAddr,
+		"--gossip-addr", "127.0.0.1:0", "--shards", "4", "--raw-partitions", "1", "--flush-interval", "50ms",
+		"--regions", "us-east-1,us-west-2,eu-west-1", "--kafka-session-timeout", "6s", "--kafka-heartbeat-interval", "1s", "--log-level", "info")
+	n := &testNode{broker: broker, admin: adminAddr}
+	waitFor(t, "node ready", func() bool {
+		resp, err := http.Get("http://" + adminAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	vigil(t, append([]string{"replay", "--brokers", broker}, input...)...)
+	var st struct {
+		Applied int64 `json:"appliedEvents"`
+	}
+	waitFor(t, "some records applied", func() bool {
+		n.get(t, "/api/v1/status", &st)
+		return st.Applied > 0
+	})
+	if err := node.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Second) // past the session timeout: both groups drop the node
+	if err := node.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stopped the node for 10s after %d events applied", st.Applied)
+	n.replay(t)
+	got := n.state(t)
+	if len(got) != len(want) {
+		t.Errorf("after the stop %d findings and profiles, want %d", len(got), len(want))
+	}
+	diffs := 0
+	for k, w := range want {
+		if g := got[k]; g != w && diffs < 5 {
+			diffs++
+			t.Errorf("%s differs after the stop:\n got %s\nwant %s", k, g, w)
 		}
 	}
 }
