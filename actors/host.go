@@ -48,7 +48,10 @@ type HostConfig struct {
 	// least recently used entities that have nothing unwritten (they come
 	// back from Pebble on their next record). The bound holds at every
 	// flush tick; between two, the entities of one flush interval's
-	// records may come on top. Default 50,000.
+	// records may come on top. Default 100,000: an organisation of 2,000
+	// principals in every region and 2,000 instances (vigil bench's
+	// default, about 62,000 entities) stays live on one node; at 50,000 it
+	// churned through Pebble and the mixed stream ran about 15% slower.
 	MaxLiveEntities int
 	// FlushRetryTimeout is how long a shard retries failed flushes before
 	// it stops. Default 2m.
@@ -139,7 +142,7 @@ func NewHost(system *actor.ActorSystem, cfg HostConfig) (*Host, error) {
 		cfg.SessionTimeout = kafka.DefaultSessionTimeout
 	}
 	if cfg.MaxLiveEntities <= 0 {
-		cfg.MaxLiveEntities = 50_000
+		cfg.MaxLiveEntities = 100_000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

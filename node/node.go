@@ -83,7 +83,7 @@ type Config struct {
 	// (see actors.IngestConfig). Default 20,000.
 	MaxPollRecords int
 	// MaxLiveEntities bounds the entity actors the node keeps running (see
-	// actors.HostConfig). Default 50,000.
+	// actors.HostConfig). Default 100,000.
 	MaxLiveEntities int
 	// FlushRetryTimeout is how long a shard retries a failed flush (a
 	// Pebble or Kafka write) before it stops; the node keeps running and

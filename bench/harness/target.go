@@ -163,6 +163,10 @@ func (t *target) startProcesses(ctx context.Context, cfg *Config) error {
 			"--flush-interval", cfg.FlushInterval.String(), "--log-level", "warn")
 		args = append(args, cfg.NodeArgs...)
 		if seed != "" {
+			// The first node must listen before the others join it.
+			if err := waitListening(ctx, seed, time.Minute); err != nil {
+				return fmt.Errorf("the first node's gossip: %w", err)
+			}
 			args = append(args, "--join", seed)
 		} else {
 			seed = gossip
@@ -184,6 +188,25 @@ func (t *target) startProcesses(ctx context.Context, cfg *Config) error {
 		t.nodes = append(t.nodes, &nodeHandle{Name: fmt.Sprintf("bench-node%d", i+1), Admin: admin, PID: cmd.Process.Pid, DataDir: dataDir, Log: logPath})
 	}
 	return nil
+}
+
+// waitListening waits until addr accepts TCP connections.
+func waitListening(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening after %s: %w", addr, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitReady waits until every node is ready and, in a cluster, every

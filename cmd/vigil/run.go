@@ -246,7 +246,7 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	fs.DurationVar(&cfg.FlushRetryTimeout, "flush-retry-timeout", 2*time.Minute, "how long a shard retries a failed flush before it stops (the node runs on and reports it)")
 	fs.DurationVar(&cfg.TrimInterval, "trim-interval", 10*time.Second, "how often consumed raw records (with --manage-raw-topics) and applied internal records are deleted from Kafka")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "idle time after which an entity actor is passivated")
-	fs.IntVar(&cfg.MaxLiveEntities, "max-live-entities", 50_000, "entity actors kept running; past it the least recently used are passivated (they come back from Pebble): bounds memory whatever the number of entities")
+	fs.IntVar(&cfg.MaxLiveEntities, "max-live-entities", 100_000, "entity actors kept running; past it the least recently used are passivated (they come back from Pebble): bounds memory whatever the number of entities")
 	fs.IntVar(&cfg.MaxPollRecords, "max-poll-records", 20_000, "raw records one ingest transaction takes at most: more spreads a transaction's fixed costs, fewer ends transactions sooner")
 	fs.IntVar(&cfg.MaxInFlight, "max-inflight-batches", 64, "polled batches handed to shards and not yet applied, before the consumer waits")
 	fs.IntVar(&cfg.DeadLetterExcerpt, "dead-letter-excerpt", 64, "bytes of a bad raw record its dead letter quotes; 0 quotes none")
