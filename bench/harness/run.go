@@ -498,22 +498,15 @@ func (s *scenario) runPhase(ctx context.Context, name string, rate float64) (*Ph
 		}
 		n += batch
 	}
-	if err := s.cl.Flush(ctx); err != nil {
+	if err := s.acknowledged(ctx, p, t0, produced0); err != nil {
 		return p, err
 	}
-	if err, _ := s.failed.Load().(error); err != nil {
-		return p, fmt.Errorf("producing: %w", err)
-	}
-	p.ProduceSeconds = time.Since(t0).Seconds()
-	p.Records = s.produced.Load() - produced0
 	s.bar.describe(s.name + ": " + name + " phase: draining")
 	ends, err := rawEnds(ctx, s.adm, s.t.topics)
 	if err != nil {
 		return p, err
 	}
-	dctx, cancel := context.WithTimeout(ctx, cfg.DrainTimeout)
-	err = kafka.WaitApplied(dctx, s.cl, ends)
-	cancel()
+	err = s.drain(ctx, ends)
 	if gateStop != nil {
 		gateStop()
 	}
@@ -556,14 +549,9 @@ func (s *scenario) runBacklog(ctx context.Context, n int64) (*PhaseResult, error
 		s.produce(ctx, r.Source, r.Value, time.Time{})
 		p.BySource[r.Source.String()]++
 	}
-	if err := s.cl.Flush(ctx); err != nil {
+	if err := s.acknowledged(ctx, p, t0, produced0); err != nil {
 		return p, err
 	}
-	if err, _ := s.failed.Load().(error); err != nil {
-		return p, fmt.Errorf("producing: %w", err)
-	}
-	p.ProduceSeconds = time.Since(t0).Seconds()
-	p.Records = s.produced.Load() - produced0
 	p.ProducedRPS = float64(p.Records) / p.ProduceSeconds
 	ends, err := rawEnds(ctx, s.adm, s.t.topics)
 	if err != nil {
@@ -574,9 +562,7 @@ func (s *scenario) runBacklog(ctx context.Context, n int64) (*PhaseResult, error
 	t1 := time.Now()
 	s.t.inproc.PauseIngest(false)
 	p.StartS = t1.Sub(s.start).Seconds()
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
-	err = kafka.WaitApplied(dctx, s.cl, ends)
-	cancel()
+	err = s.drain(ctx, ends)
 	p.Seconds = time.Since(t1).Seconds()
 	p.EndS = time.Since(s.start).Seconds()
 	p.Drained = err == nil
@@ -592,6 +578,29 @@ func (s *scenario) runBacklog(ctx context.Context, n int64) (*PhaseResult, error
 	p.RPS = float64(p.Records) / p.Seconds
 	p.EPS = float64(p.Events) / p.Seconds
 	return p, nil
+}
+
+// acknowledged waits until every record of the phase, which started at t0
+// with produced0 records produced before it, is acknowledged, and counts
+// them.
+func (s *scenario) acknowledged(ctx context.Context, p *PhaseResult, t0 time.Time, produced0 int64) error {
+	if err := s.cl.Flush(ctx); err != nil {
+		return err
+	}
+	if err, _ := s.failed.Load().(error); err != nil {
+		return fmt.Errorf("producing: %w", err)
+	}
+	p.ProduceSeconds = time.Since(t0).Seconds()
+	p.Records = s.produced.Load() - produced0
+	return nil
+}
+
+// drain waits, up to the drain timeout, until vigil has applied every
+// raw record below ends.
+func (s *scenario) drain(ctx context.Context, ends map[string]map[int32]int64) error {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	return kafka.WaitApplied(dctx, s.cl, ends)
 }
 
 // gate refreshes the max phase's view of the pipeline.

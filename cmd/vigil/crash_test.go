@@ -86,84 +86,37 @@ func bigFlowFile(t *testing.T, copies int) string {
 // another process, and restarts it: nothing may be lost or applied twice,
 // so findings and profiles equal those of an uninterrupted run.
 func TestCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	input := append([]string{bigFlowFile(t, 200)}, tour...)
-
-	want := func() map[string]string {
-		n := startNode(t, t.TempDir(), freeAddr(t))
-		defer n.Close()
-		n.replay(t, input...)
-		return n.state(t)
-	}()
-
-	broker, adminAddr, dataDir := freeAddr(t), freeAddr(t), t.TempDir()
-	vigilProcess(t, "broker", "--addr", broker, "--data-dir", t.TempDir(), "--shards", "4", "--raw-partitions", "1", "--log-level", "warn")
-	waitFor(t, "broker listening", func() bool {
-		c, err := net.Dial("tcp", broker)
-		if err == nil {
-			c.Close()
+	interrupted(t, func(p *processNode) {
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
 		}
-		return err == nil
-	})
-	nodeArgs := []string{"run", "--brokers", broker, "--data-dir", dataDir, "--admin-addr", adminAddr,
-		"--gossip-addr", "127.0.0.1:0", "--shards", "4", "--raw-partitions", "1", "--flush-interval", "50ms",
-		"--regions", "us-east-1,us-west-2,eu-west-1", "--kafka-session-timeout", "6s", "--log-level", "info"}
-	waitReady := func() {
-		waitFor(t, "node ready", func() bool {
-			resp, err := http.Get("http://" + adminAddr + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
-	}
-	node := vigilProcess(t, nodeArgs...)
-	waitReady()
-	n := &testNode{broker: broker, admin: adminAddr}
-	vigil(t, append([]string{"replay", "--brokers", broker}, input...)...)
-	waitFor(t, "some records applied", func() bool {
-		var st struct {
-			Applied int64 `json:"appliedEvents"`
-		}
-		n.get(t, "/api/v1/status", &st)
-		return st.Applied > 0
-	})
-	var st struct {
-		Applied int64 `json:"appliedEvents"`
-	}
-	n.get(t, "/api/v1/status", &st)
-	if err := node.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = node.Wait()
-	t.Logf("killed the node after %d events applied", st.Applied)
-
-	vigilProcess(t, nodeArgs...)
-	waitReady()
-	n.replay(t)
-	got := n.state(t)
-	if len(got) != len(want) {
-		t.Errorf("after the crash %d findings and profiles, want %d", len(got), len(want))
-	}
-	diffs := 0
-	for k, w := range want {
-		if g := got[k]; g != w && diffs < 5 {
-			diffs++
-			t.Errorf("%s differs after the crash:\n got %s\nwant %s", k, g, w)
-		}
-	}
+		_ = p.cmd.Wait()
+		p.start()
+	}, "killed the node")
 }
 
 // TestStoppedNode stops a node (SIGSTOP) while it applies records, for
 // longer than the Kafka session timeout, as a paused VM or a stalled
 // process would be, and lets it go on: the groups dropped it meanwhile, so
-// it must rejoin, take its partitions back and apply everything, with
-// profiles and findings equal to an uninterrupted run. Ingest once waited
-// for ever in the transaction it had open when stopped.
+// it must rejoin, take its partitions back and apply everything. Ingest
+// once waited for ever in the transaction it had open when stopped.
 func TestStoppedNode(t *testing.T) {
+	interrupted(t, func(p *processNode) {
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second) // past the session timeout: both groups drop the node
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}, "stopped the node for 10s")
+}
+
+// interrupted replays records into a node running in its own process,
+// with Kafka in another, does something to the node (interrupt) once it
+// has applied some, then waits until everything is applied: every profile
+// and finding must equal those of an uninterrupted run.
+func interrupted(t *testing.T, interrupt func(*processNode), what string) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -175,53 +128,69 @@ func TestStoppedNode(t *testing.T) {
 		return n.state(t)
 	}()
 
-	broker, adminAddr := freeAddr(t), freeAddr(t)
-	vigilProcess(t, "broker", "--addr", broker, "--data-dir", t.TempDir(), "--shards", "4", "--raw-partitions", "1", "--log-level", "warn")
+	p := startProcessNode(t)
+	vigil(t, append([]string{"replay", "--brokers", p.broker}, input...)...)
+	var st struct {
+		Applied int64 `json:"appliedEvents"`
+	}
+	waitFor(t, "some records applied", func() bool {
+		p.get(t, "/api/v1/status", &st)
+		return st.Applied > 0
+	})
+	interrupt(p)
+	t.Logf("%s after %d events applied", what, st.Applied)
+	p.replay(t)
+	got := p.state(t)
+	if len(got) != len(want) {
+		t.Errorf("%d findings and profiles, want %d", len(got), len(want))
+	}
+	diffs := 0
+	for k, w := range want {
+		if g := got[k]; g != w && diffs < 5 {
+			diffs++
+			t.Errorf("%s differs from the uninterrupted run:\n got %s\nwant %s", k, g, w)
+		}
+	}
+}
+
+// processNode is a vigil run process with the embedded broker in a vigil
+// broker process.
+type processNode struct {
+	testNode
+	t    *testing.T
+	args []string
+	cmd  *exec.Cmd
+}
+
+// startProcessNode starts a broker process and a node process and waits
+// until the node is ready.
+func startProcessNode(t *testing.T) *processNode {
+	p := &processNode{testNode: testNode{broker: freeAddr(t), admin: freeAddr(t)}, t: t}
+	vigilProcess(t, "broker", "--addr", p.broker, "--data-dir", t.TempDir(), "--shards", "4", "--raw-partitions", "1", "--log-level", "warn")
 	waitFor(t, "broker listening", func() bool {
-		c, err := net.Dial("tcp", broker)
+		c, err := net.Dial("tcp", p.broker)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
-	node := vigilProcess(t, "run", "--brokers", broker, "--data-dir", t.TempDir(), "--admin-addr", adminAddr,
+	p.args = []string{"run", "--brokers", p.broker, "--data-dir", t.TempDir(), "--admin-addr", p.admin,
 		"--gossip-addr", "127.0.0.1:0", "--shards", "4", "--raw-partitions", "1", "--flush-interval", "50ms",
-		"--regions", "us-east-1,us-west-2,eu-west-1", "--kafka-session-timeout", "6s", "--kafka-heartbeat-interval", "1s", "--log-level", "info")
-	n := &testNode{broker: broker, admin: adminAddr}
-	waitFor(t, "node ready", func() bool {
-		resp, err := http.Get("http://" + adminAddr + "/readyz")
+		"--regions", "us-east-1,us-west-2,eu-west-1", "--kafka-session-timeout", "6s", "--kafka-heartbeat-interval", "1s", "--log-level", "info"}
+	p.start()
+	return p
+}
+
+// start starts the node process (again, on the same data directory) and
+// waits until it is ready.
+func (p *processNode) start() {
+	p.cmd = vigilProcess(p.t, p.args...)
+	waitFor(p.t, "node ready", func() bool {
+		resp, err := http.Get("http://" + p.admin + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	vigil(t, append([]string{"replay", "--brokers", broker}, input...)...)
-	var st struct {
-		Applied int64 `json:"appliedEvents"`
-	}
-	waitFor(t, "some records applied", func() bool {
-		n.get(t, "/api/v1/status", &st)
-		return st.Applied > 0
-	})
-	if err := node.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(10 * time.Second) // past the session timeout: both groups drop the node
-	if err := node.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("stopped the node for 10s after %d events applied", st.Applied)
-	n.replay(t)
-	got := n.state(t)
-	if len(got) != len(want) {
-		t.Errorf("after the stop %d findings and profiles, want %d", len(got), len(want))
-	}
-	diffs := 0
-	for k, w := range want {
-		if g := got[k]; g != w && diffs < 5 {
-			diffs++
-			t.Errorf("%s differs after the stop:\n got %s\nwant %s", k, g, w)
-		}
-	}
 }
