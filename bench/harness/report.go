@@ -117,10 +117,7 @@ func writeMarkdown(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "| scenario | phase | records | events | s | records/s | events/s | produced/s | max lag ingest / shards | attacks found | latency p50 / p95 / p99 / max ms |\n")
 	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.Scenarios {
-		for _, p := range []*PhaseResult{s.Max, s.Rate, s.Backlog} {
-			if p == nil {
-				continue
-			}
+		for _, p := range s.phases() {
 			name := p.Name
 			if p.TargetRPS > 0 {
 				name += fmt.Sprintf(" (%.0f/s)", p.TargetRPS)
@@ -241,18 +238,31 @@ const method = `
   live_ratio in results.json is always the max phase's).
 `
 
-func svgSize() (vg.Length, vg.Length) { return 9 * vg.Inch, 4 * vg.Inch }
+// newChart starts a chart with its title and axis labels, legend on top.
+func newChart(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, x, y
+	p.Legend.Top = true
+	return p
+}
+
+// saveChart writes p to path, its format from the extension (SVG here).
+func saveChart(p *plot.Plot, path string) error {
+	return p.Save(9*vg.Inch, 4*vg.Inch, path)
+}
+
+// measured reports whether smp was taken during a measured phase (not
+// while the scenario started or waited for findings).
+func measured(smp Sample) bool {
+	return smp.Phase == "max" || smp.Phase == "rate" || smp.Phase == "backlog"
+}
 
 func throughputChart(path string, r *Results) error {
-	p := plot.New()
-	p.Title.Text = "Throughput: raw records ingested per second"
-	p.X.Label.Text = "seconds since the scenario started"
-	p.Y.Label.Text = "records/s"
-	p.Legend.Top = true
+	p := newChart("Throughput: raw records ingested per second", "seconds since the scenario started", "records/s")
 	for i, s := range r.Scenarios {
 		var xy plotter.XYs
 		for _, smp := range s.Samples {
-			if (smp.Phase == "max" || smp.Phase == "rate") && (smp.RecordsPerS > 0 || len(xy) > 0) {
+			if measured(smp) && (smp.RecordsPerS > 0 || len(xy) > 0) {
 				xy = append(xy, plotter.XY{X: smp.T, Y: smp.RecordsPerS})
 			}
 		}
@@ -260,24 +270,18 @@ func throughputChart(path string, r *Results) error {
 			return err
 		}
 	}
-	w, h := svgSize()
-	return p.Save(w, h, path)
+	return saveChart(p, path)
 }
 
 func lagChart(path string, r *Results) error {
-	p := plot.New()
-	p.Title.Text = "Consumer lag (kadm Lag, each second)"
-	p.X.Label.Text = "seconds since the scenario started"
-	p.Y.Label.Text = "records behind"
-	p.Legend.Top = true
+	p := newChart("Consumer lag (kadm Lag, each second)", "seconds since the scenario started", "records behind")
 	for i, s := range r.Scenarios {
 		var ing, sh plotter.XYs
 		for _, smp := range s.Samples {
-			if smp.Phase != "max" && smp.Phase != "rate" {
-				continue
+			if measured(smp) {
+				ing = append(ing, plotter.XY{X: smp.T, Y: float64(smp.IngestLag)})
+				sh = append(sh, plotter.XY{X: smp.T, Y: float64(smp.ShardsLag)})
 			}
-			ing = append(ing, plotter.XY{X: smp.T, Y: float64(smp.IngestLag)})
-			sh = append(sh, plotter.XY{X: smp.T, Y: float64(smp.ShardsLag)})
 		}
 		if err := addLine(p, ing, i, 0, s.Name+" vigil-ingest"); err != nil {
 			return err
@@ -286,16 +290,12 @@ func lagChart(path string, r *Results) error {
 			return err
 		}
 	}
-	w, h := svgSize()
-	return p.Save(w, h, path)
+	return saveChart(p, path)
 }
 
 func latencyChart(path string, r *Results) error {
-	p := plot.New()
-	p.Title.Text = "Event → finding latency of the injected attacks (cumulative)"
-	p.X.Label.Text = "milliseconds"
-	p.Y.Label.Text = "fraction of attacks found within"
-	p.Legend.Top, p.Legend.Left = true, true
+	p := newChart("Event → finding latency of the injected attacks (cumulative)", "milliseconds", "fraction of attacks found within")
+	p.Legend.Left = true
 	positive := true
 	for _, s := range r.Scenarios {
 		for _, a := range s.Attacks {
@@ -334,8 +334,7 @@ func latencyChart(path string, r *Results) error {
 	if line == 0 {
 		p.X.Scale, p.X.Tick.Marker = plot.LinearScale{}, plot.DefaultTicks{}
 	}
-	w, h := svgSize()
-	return p.Save(w, h, path)
+	return saveChart(p, path)
 }
 
 func addLine(p *plot.Plot, xy plotter.XYs, color, dash int, name string) error {

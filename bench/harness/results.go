@@ -142,6 +142,17 @@ type ScenarioResult struct {
 	Errors  []string `json:"errors,omitempty"`
 }
 
+// phases returns the phases that ran, in the order they ran.
+func (s *ScenarioResult) phases() []*PhaseResult {
+	var ps []*PhaseResult
+	for _, p := range []*PhaseResult{s.Max, s.Rate, s.Backlog} {
+		if p != nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
 // PhaseResult is one phase's figures.
 type PhaseResult struct {
 	Name string `json:"name"`
@@ -300,10 +311,8 @@ func (r *Results) clean() {
 		cleanNaN(v)
 	}
 	for _, s := range r.Scenarios {
-		for _, p := range []*PhaseResult{s.Max, s.Rate, s.Backlog} {
-			if p != nil {
-				p.clean()
-			}
+		for _, p := range s.phases() {
+			p.clean()
 		}
 		for _, v := range []*float64{&s.Ratio, &s.EventsRatio, &s.LiveRatio, &s.BytesPerEntity, &s.CompactedBytesPerEntity, &s.CPUPerMRecords} {
 			cleanNaN(v)

@@ -231,9 +231,9 @@ func runScenario(ctx context.Context, cfg *Config, name, dir string, bar *progre
 	s.mu.Lock()
 	sr.Samples = s.samples
 	s.mu.Unlock()
-	for _, p := range []*PhaseResult{sr.Max, sr.Rate} {
+	for _, p := range sr.phases() {
 		for _, smp := range sr.Samples {
-			if p != nil && smp.Phase == p.Name {
+			if smp.Phase == p.Name {
 				p.MaxIngestLag, p.MaxShardsLag = max(p.MaxIngestLag, smp.IngestLag), max(p.MaxShardsLag, smp.ShardsLag)
 			}
 		}
@@ -357,10 +357,8 @@ func orgRegions(enabled []string) []string {
 
 func phaseRecords(sr *ScenarioResult) int64 {
 	var n int64
-	for _, p := range []*PhaseResult{sr.Max, sr.Rate, sr.Backlog} {
-		if p != nil {
-			n += p.Records
-		}
+	for _, p := range sr.phases() {
+		n += p.Records
 	}
 	return n
 }
@@ -751,10 +749,7 @@ func (s *scenario) score(sr *ScenarioResult) {
 	if sr.Expected > 0 {
 		sr.Recall = float64(sr.Found) / float64(sr.Expected)
 	}
-	for _, p := range []*PhaseResult{sr.Max, sr.Rate} {
-		if p == nil {
-			continue
-		}
+	for _, p := range sr.phases() {
 		lat := byPhase[p.Name]
 		p.Found = len(lat)
 		p.LatencyP50MS, p.LatencyP95MS, p.LatencyP99MS, p.LatencyMaxMS = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99), percentile(lat, 100)

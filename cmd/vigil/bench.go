@@ -48,7 +48,7 @@ With --gen DIR it writes a corpus for "vigil replay" instead.`)
 	if err != nil {
 		return err
 	}
-	memory.apply(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	memory.apply()
 	if flags.Gen != "" {
 		return harness.WriteCorpus(flags.Gen, flags.GenRecords, cfg.Entities, cfg.Seed, cfg.Regions, stderr)
 	}

@@ -72,7 +72,7 @@ func runNode(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := o.node
-	o.memory.apply(cfg.Logger)
+	o.memory.apply()
 	n, err := node.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -123,14 +123,13 @@ func memoryFlags(fs *flag.FlagSet, m *memoryOptions) {
 }
 
 // apply sets the runtime's memory settings that the environment does not.
-func (m memoryOptions) apply(log *slog.Logger) {
+func (m memoryOptions) apply() {
 	if _, ok := os.LookupEnv("GOGC"); !ok && m.gcPercent > 0 {
 		debug.SetGCPercent(m.gcPercent)
 	}
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && m.memoryLimitMB > 0 {
 		debug.SetMemoryLimit(m.memoryLimitMB << 20)
 	}
-	log.Debug("memory settings", "gc_percent", m.gcPercent, "memory_limit_mb", m.memoryLimitMB)
 }
 
 // keySetter installs a gossip keyring on a running node; a
