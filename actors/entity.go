@@ -37,12 +37,19 @@ type entityActor struct {
 
 // entityRecord is one internal record for the entity. region, when set,
 // is the entity's region, which a global-service event's record, shared
-// by several regions' entities, does not carry.
+// by several regions' entities, does not carry; such a record comes
+// decoded once for all of them (shared, or decodeErr), and read-only.
 type entityRecord struct {
-	mark   storage.Mark
-	env    envelope
-	region string
+	mark      storage.Mark
+	env       envelope
+	region    string
+	shared    *event.Event
+	decodeErr error
 }
+
+// entityUrgent tells the shard that the entity raised findings or dead
+// letters, which its next flush must not leave behind.
+type entityUrgent struct{ key string }
 
 // snapshotRequest asks for the profile and what happened since the last
 // snapshot, for a flush.
@@ -66,7 +73,11 @@ type inspectReply struct {
 func (e *entityActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *entityRecord:
+		raised := len(e.occurrences) + len(e.deadLetters)
 		e.apply(m)
+		if raised == 0 && len(e.occurrences)+len(e.deadLetters) > 0 {
+			ctx.Send(ctx.Parent(), &entityUrgent{e.key})
+		}
 	case *snapshotRequest:
 		b, err := e.profile.MarshalBinary()
 		if err != nil {
@@ -93,7 +104,16 @@ func (e *entityActor) apply(m *entityRecord) {
 	e.mark = m.mark
 	// A local, not a field: an idle entity must not hold its last event.
 	var ev event.Event
-	if err := ev.UnmarshalBinary(m.env.event); err != nil {
+	err := m.decodeErr
+	switch {
+	case m.shared != nil:
+		// A copy: detectors read the event and never write it, so the
+		// regions' copies share what it points to.
+		ev = *m.shared
+	case err == nil:
+		err = ev.UnmarshalBinary(m.env.event)
+	}
+	if err != nil {
 		// Ingest encoded it, so this is corruption or a version mismatch.
 		e.fail(m, fmt.Sprintf("undecodable internal record: %v", err))
 		return

@@ -97,6 +97,8 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		}
 		s.passivateOverCap(ctx)
 		s.flush(ctx)
+	case *entityUrgent:
+		s.core.Urgent(m.key)
 	case *snapshotReply:
 		s.count(&m.Counts)
 		s.core.Snapshot(m.Snapshot)
@@ -172,8 +174,15 @@ func (s *shardActor) dispatch(ctx actor.Context, m *shardRecords) {
 			s.send(ctx, rec.Key, &entityRecord{mark: a.Mark, env: env})
 			continue
 		}
+		// Decoded once for all its regions: a global-service event is
+		// applied to every enabled region's entity.
+		shared := new(event.Event)
+		err := shared.UnmarshalBinary(env.event)
+		if err != nil {
+			shared = nil
+		}
 		for i, key := range rec.Keys {
-			s.send(ctx, key, &entityRecord{mark: a.Mark, env: env, region: env.regions[i]})
+			s.send(ctx, key, &entityRecord{mark: a.Mark, env: env, region: env.regions[i], shared: shared, decodeErr: err})
 		}
 	}
 	applied := s.core.Applied()
@@ -273,7 +282,11 @@ func (e errKey) Error() string { return "actors: malformed entity key " + string
 // entity for a snapshot. Messages to an entity are handled in order, so
 // each snapshot includes every record dispatched before it.
 func (s *shardActor) flush(ctx actor.Context) {
-	keys, ok := s.core.Begin()
+	// Everything is written for a drain, and when the shard runs more
+	// entities than its share of the cap: only written ones passivate.
+	limit := int(s.host.liveCap.Load())
+	all := s.drain != nil || limit > 0 && len(s.children) > limit
+	keys, ok := s.core.Begin(all)
 	if !ok {
 		return
 	}

@@ -21,8 +21,15 @@ import (
 func TestShardOfIsStableAndSpread(t *testing.T) {
 	// Pinned values: ingest and the admin endpoint of every node (and
 	// every version) must agree on where a key lives.
-	if got := ShardOf("123456789012/us-east-1/principal/arn:aws:iam::123456789012:root", 16); got != ShardOf("123456789012/us-east-1/principal/arn:aws:iam::123456789012:root", 16) {
-		t.Fatal("ShardOf is not deterministic")
+	for key, want := range map[string]int32{
+		"123456789012/us-east-1/principal/arn:aws:iam::123456789012:root": 6,
+		"123456789012/eu-west-3/network/eni-0123456789abcdef0":            2,
+		"stats/cloudtrail/3":               0,
+		"0123456789abcdef0123456789abcdef": 5,
+	} {
+		if got := ShardOf(key, 16); got != want {
+			t.Errorf("ShardOf(%q) = %d, want %d", key, got, want)
+		}
 	}
 	counts := make([]int, 16)
 	for i := range 16000 {
@@ -32,6 +39,28 @@ func TestShardOfIsStableAndSpread(t *testing.T) {
 		if c < 700 || c > 1300 {
 			t.Errorf("shard %d got %d of 16000 keys", s, c)
 		}
+	}
+}
+
+// A global-service event goes to every region's entity of its principal:
+// they must share a shard for it to be one internal record.
+func TestShardOfIgnoresRegion(t *testing.T) {
+	seen := make(map[int32]bool)
+	for i := range 200 {
+		entity := "/principal/arn:aws:iam::123456789012:user/u" + strconv.Itoa(i)
+		want := ShardOf("123456789012/us-east-1"+entity, 16)
+		seen[want] = true
+		for _, region := range []string{"eu-west-1", "ap-southeast-2", "aws-global", ""} {
+			if got := ShardOf("123456789012/"+region+entity, 16); got != want {
+				t.Fatalf("%s in %q: shard %d, in us-east-1 %d", entity, region, got, want)
+			}
+		}
+		if other := ShardOf("210987654321/us-east-1"+entity, 16); other == want && i < 8 {
+			t.Logf("%s: same shard in another account (can happen)", entity)
+		}
+	}
+	if len(seen) < 12 {
+		t.Errorf("200 principals on %d of 16 shards", len(seen))
 	}
 }
 

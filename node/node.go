@@ -75,8 +75,10 @@ type Config struct {
 	GossipKey string
 	// Storage sizes Pebble's cache and memtables; see storage.Options.
 	Storage storage.Options
-	// FlushInterval, IdleTimeout, MaxInFlight: see actors.HostConfig.
+	// FlushInterval, WriteBehind, IdleTimeout, MaxInFlight: see
+	// actors.HostConfig.
 	FlushInterval time.Duration
+	WriteBehind   time.Duration
 	IdleTimeout   time.Duration
 	MaxInFlight   int
 	// MaxPollRecords bounds the raw records of one ingest transaction
@@ -251,7 +253,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.host, err = actors.NewHost(n.system, actors.HostConfig{
 		Client: client, Shards: cfg.Topics.Shards, DB: n.db, Engine: engine,
-		FlushInterval: cfg.FlushInterval, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
+		FlushInterval: cfg.FlushInterval, WriteBehind: cfg.WriteBehind, IdleTimeout: cfg.IdleTimeout, MaxInFlight: cfg.MaxInFlight,
 		MaxLiveEntities: cfg.MaxLiveEntities, FlushRetryTimeout: cfg.FlushRetryTimeout, SessionTimeout: cfg.Kafka.SessionTimeout, Rewound: rewound[kafka.EntitiesTopic],
 		OnAssigned: n.members.SetShards, OnFatal: n.fatal, Stats: n.stats, Logger: n.log,
 	})

@@ -50,6 +50,14 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives flush failures and rewinds. Default slog.Default().
 	Logger *slog.Logger
+	// WriteBehind is how long an entity's changes may wait for a later
+	// flush: a flush writes an entity changed less than WriteBehind ago
+	// only if it raised a finding or a dead letter (Urgent) or the flush
+	// is to write everything (Begin's all). A hot entity is then written
+	// once per WriteBehind rather than at every flush, and the offset
+	// committed stops before the oldest change not written, so a crash
+	// replays it. Default 0: every flush writes every change.
+	WriteBehind time.Duration
 }
 
 func (c *Config) ensureDefaults() {
@@ -150,9 +158,11 @@ type Flush struct {
 	// DeadLetters are to publish with the flush.
 	DeadLetters []DeadLetter
 
-	cut        storage.Mark // the mark of the last record it covers
-	keys       []string     // the entities it covers, sorted
-	findingIDs []string     // the findings it writes
+	cut        storage.Mark           // the mark of the last record admitted before it
+	next       int64                  // the offset to commit: cut's next, or the first change left for later
+	keys       []string               // the entities it covers
+	firsts     map[string]dirtyEntity // their changes, put back if it fails
+	findingIDs []string               // the findings it writes
 	snaps      []Snapshot
 	awaiting   map[string]bool
 	counts     storage.Counters // from its snapshots
@@ -182,11 +192,16 @@ type Core struct {
 	// the first record.
 	expected int64
 	// committed is the mark of the last record covered by a flush that was
-	// acknowledged, written and committed.
-	committed storage.Mark
+	// acknowledged, written and committed, and committedNext the offset
+	// committed: past committed unless changes were left for later.
+	committed     storage.Mark
+	committedNext int64
+	// lastCut is the mark of the last record admitted when a flush last
+	// began (or was considered).
+	lastCut storage.Mark
 
-	dirty         map[string]bool // entities changed since the last flush began
-	dirtyFindings map[string]bool // findings merged and not yet written
+	dirty         map[string]dirtyEntity // entities changed and not in a flush
+	dirtyFindings map[string]bool        // findings merged and not yet written
 	cache         map[string]*findings.Finding
 	occurrences   []findings.Finding // received, not yet merged
 	deadLetters   []DeadLetter       // received, not yet published
@@ -200,6 +215,13 @@ type Core struct {
 	stopped      *Stopped
 }
 
+// dirtyEntity is an entity's changes not yet in a flush.
+type dirtyEntity struct {
+	first  storage.Mark // of the first record not yet written
+	since  time.Time    // when that record was admitted
+	urgent bool         // it raised findings or dead letters: write it next
+}
+
 // New returns the core of a shard whose stored state is meta.
 func New(cfg Config, meta storage.Meta) *Core {
 	cfg.ensureDefaults()
@@ -210,7 +232,8 @@ func New(cfg Config, meta storage.Meta) *Core {
 		floor:         meta.Applied,
 		expected:      -1,
 		committed:     meta.Applied,
-		dirty:         make(map[string]bool),
+		committedNext: -1,
+		dirty:         make(map[string]dirtyEntity),
 		dirtyFindings: make(map[string]bool),
 		cache:         make(map[string]*findings.Finding),
 	}
@@ -240,10 +263,10 @@ func (c *Core) Admit(r Record) Admission {
 	switch r.Kind {
 	case KindEvent:
 		if len(r.Keys) == 0 {
-			c.dirty[r.Key] = true
+			c.touch(r.Key, a.Mark)
 		}
 		for _, k := range r.Keys {
-			c.dirty[k] = true
+			c.touch(k, a.Mark)
 		}
 		a.Apply = true
 	case KindStats:
@@ -255,14 +278,33 @@ func (c *Core) Admit(r Record) Admission {
 	return a
 }
 
+// touch marks the entity changed by the record at mark.
+func (c *Core) touch(key string, mark storage.Mark) {
+	if _, ok := c.dirty[key]; !ok {
+		c.dirty[key] = dirtyEntity{first: mark, since: c.cfg.Now()}
+	}
+}
+
+// Urgent says the entity raised findings or dead letters since its last
+// snapshot: the next flush writes it, whatever Config.WriteBehind says.
+func (c *Core) Urgent(key string) {
+	if d, ok := c.dirty[key]; ok {
+		d.urgent = true
+		c.dirty[key] = d
+	}
+}
+
+// Dirty returns how many entities have changes not yet in a flush.
+func (c *Core) Dirty() int { return len(c.dirty) }
+
 // Busy reports whether the entity has changes not yet written, so that it
 // must not be passivated.
 func (c *Core) Busy(key string) bool {
-	if c.dirty[key] {
+	if _, ok := c.dirty[key]; ok {
 		return true
 	}
 	if c.flush != nil {
-		_, ok := slices.BinarySearch(c.flush.keys, key)
+		_, ok := c.flush.firsts[key]
 		return ok
 	}
 	return false
@@ -300,24 +342,51 @@ func (c *Core) Counters() storage.Counters { return c.meta.Counters }
 // Begin starts a flush if there is something to flush, none is in progress
 // and no retry is pending. It returns the entities to ask for snapshots;
 // Snapshot takes their answers. With no entity to ask, the flush is
-// published at once.
-func (c *Core) Begin() (keys []string, started bool) {
-	if c.flush != nil || c.stopped != nil || c.Idle() || c.cfg.Now().Before(c.retryAt) {
+// published at once. With all, the flush writes every change (a drain, a
+// shard over its entity cap); otherwise changes that may wait
+// (Config.WriteBehind) wait.
+func (c *Core) Begin(all bool) (keys []string, started bool) {
+	now := c.cfg.Now()
+	if c.flush != nil || c.stopped != nil || c.Idle() || now.Before(c.retryAt) {
 		return nil, false
 	}
+	// Changes wait only while records keep coming: a shard with nothing
+	// new since its last flush writes everything.
+	all = all || c.meta.Applied == c.lastCut
+	c.lastCut = c.meta.Applied
+	// Offsets restart in a new incarnation, so a change from an earlier
+	// one cannot bound the offset committed: write it now.
+	for _, d := range c.dirty {
+		if d.first.Incarnation != c.meta.Applied.Incarnation {
+			all = true
+			break
+		}
+	}
+	f := &Flush{Meta: c.meta, cut: c.meta.Applied, next: c.meta.Applied.Offset + 1, firsts: make(map[string]dirtyEntity)}
+	for k, d := range c.dirty {
+		if all || d.urgent || now.Sub(d.since) >= c.cfg.WriteBehind {
+			f.keys = append(f.keys, k)
+			f.firsts[k] = d
+			continue
+		}
+		f.next = min(f.next, d.first.Offset)
+	}
+	if len(f.keys) == 0 && len(c.dirtyFindings) == 0 && len(c.deadLetters) == 0 && f.next == c.committedNext {
+		return nil, false // nothing to write and the commit cannot move
+	}
 	c.seq++
-	f := &Flush{ID: c.seq, Meta: c.meta, cut: c.meta.Applied, awaiting: make(map[string]bool, len(c.dirty))}
+	f.ID = c.seq
 	// Never record less than the stored state holds: after a crash the
 	// partition replays records the stored meta already counted.
 	if f.Meta.Applied.Less(c.floor) {
 		f.Meta.Applied = c.floor
 	}
-	for k := range c.dirty {
-		f.keys = append(f.keys, k)
-		f.awaiting[k] = true
-	}
 	slices.Sort(f.keys)
-	clear(c.dirty)
+	f.awaiting = make(map[string]bool, len(f.keys))
+	for _, k := range f.keys {
+		f.awaiting[k] = true
+		delete(c.dirty, k)
+	}
 	c.flush = f
 	if len(f.keys) == 0 {
 		c.complete()
@@ -456,11 +525,14 @@ func (c *Core) Published(id uint64, err error) {
 		delete(c.dirtyFindings, id)
 	}
 	c.deadLetters = c.deadLetters[len(f.DeadLetters):]
-	c.committed = f.cut
+	if f.next > f.cut.Offset {
+		c.committed = f.cut
+	}
+	c.committedNext = f.next
 	c.flush = nil
 	c.failures = 0
 	c.retryAt = time.Time{}
-	c.cfg.Effects.Commit(f.cut.Offset + 1)
+	c.cfg.Effects.Commit(f.next)
 	c.evict()
 }
 
@@ -468,8 +540,12 @@ func (c *Core) Published(id uint64, err error) {
 // schedules a retry; after Config.RetryTimeout of failures the shard
 // stops.
 func (c *Core) failed(f *Flush, err error) {
-	for _, k := range f.keys {
-		c.dirty[k] = true
+	for k, first := range f.firsts {
+		if d, ok := c.dirty[k]; ok {
+			// Changed again since: the older change is the one to write.
+			first.urgent = first.urgent || d.urgent
+		}
+		c.dirty[k] = first
 	}
 	c.flush = nil
 	now := c.cfg.Now()

@@ -87,7 +87,7 @@ func opened(offset int64) storage.Meta { return storage.Meta{Applied: storage.Ma
 func (h *harness) flush(snaps map[string]Snapshot, ackErr error) *Flush {
 	h.t.Helper()
 	n := len(h.eff.published)
-	keys, ok := h.core.Begin()
+	keys, ok := h.core.Begin(false)
 	if !ok {
 		return nil
 	}
@@ -267,7 +267,7 @@ func TestFlushFailure(t *testing.T) {
 			}
 			h.store.readErr = nil
 			// No retry before the backoff.
-			if _, ok := h.core.Begin(); ok {
+			if _, ok := h.core.Begin(false); ok {
 				t.Fatal("retried before the backoff")
 			}
 			h.clock.t = h.clock.t.Add(time.Second)
@@ -303,7 +303,7 @@ func TestStopsAfterRetryTimeout(t *testing.T) {
 	if !strings.Contains(st.Reason, "broker unreachable") {
 		t.Errorf("reason %q", st.Reason)
 	}
-	if _, ok := h.core.Begin(); ok || len(h.eff.commits) != 0 {
+	if _, ok := h.core.Begin(false); ok || len(h.eff.commits) != 0 {
 		t.Error("a stopped shard flushes or commits")
 	}
 }
@@ -323,4 +323,66 @@ func TestReplayBelowFloor(t *testing.T) {
 	if !slices.Equal(h.eff.commits, []int64{51}) {
 		t.Errorf("commits %v, want 51", h.eff.commits)
 	}
+}
+
+// TestWriteBehind: with Config.WriteBehind a flush writes only the
+// entities that raised something or changed long enough ago, commits no
+// further than the oldest change it leaves, writes everything when asked
+// or when no record came since the last flush, and puts a failed flush's
+// changes back with their first marks.
+func TestWriteBehind(t *testing.T) {
+	h := newHarness(t, opened(-1))
+	h.core.cfg.WriteBehind = 2 * time.Second
+	tick := func(d time.Duration) { h.clock.t = h.clock.t.Add(d) }
+	flush := func(all bool, ackErr error) []string {
+		t.Helper()
+		keys, ok := h.core.Begin(all)
+		if !ok {
+			return nil
+		}
+		for _, k := range keys {
+			h.core.Snapshot(Snapshot{Key: k})
+		}
+		f := h.eff.published[len(h.eff.published)-1]
+		h.core.Published(f.ID, ackErr)
+		return keys
+	}
+	check := func(step string, keys, wantKeys []string, wantCommits ...int64) {
+		t.Helper()
+		if !slices.Equal(keys, wantKeys) || !slices.Equal(h.eff.commits, wantCommits) {
+			t.Fatalf("%s: wrote %v and committed %v, want %v and %v", step, keys, h.eff.commits, wantKeys, wantCommits)
+		}
+	}
+
+	h.core.Admit(event(0, "a"))
+	h.core.Admit(event(1, "b"))
+	h.core.Admit(event(2, "c"))
+	h.core.Urgent("b") // b raised a finding
+	tick(500 * time.Millisecond)
+	h.core.Admit(event(3, "d"))
+	check("urgent only", flush(false, nil), []string{"b"}, 0)
+	if !h.core.Busy("a") || h.core.Busy("b") || h.core.Idle() {
+		t.Fatal("an entity left for later must stay busy (not passivated)")
+	}
+
+	tick(2 * time.Second)
+	h.core.Admit(event(4, "e"))
+	check("due", flush(false, nil), []string{"a", "c", "d"}, 0, 4)
+
+	check("idle shard", flush(false, nil), []string{"e"}, 0, 4, 5)
+	if !h.core.Idle() {
+		t.Fatal("everything written and committed, yet not idle")
+	}
+
+	h.core.Admit(event(5, "f"))
+	check("all", flush(true, nil), []string{"f"}, 0, 4, 5, 6)
+
+	h.core.Admit(event(6, "g"))
+	tick(3 * time.Second)
+	h.core.Admit(event(7, "h"))
+	h.core.Admit(event(8, "g"))
+	check("failed", flush(false, errors.New("broker away")), []string{"g"}, 0, 4, 5, 6)
+	tick(time.Second) // past the retry backoff, h not yet due
+	h.core.Admit(event(9, "i"))
+	check("retried", flush(false, nil), []string{"g"}, 0, 4, 5, 6, 7)
 }

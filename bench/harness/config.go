@@ -93,8 +93,10 @@ type Config struct {
 	// AttackEvery is how often an attack is injected. Default 500ms.
 	AttackEvery time.Duration
 	// Window bounds the max phase's records and events in flight (raw
-	// records not yet ingested plus internal records not yet applied).
-	// Default 50,000.
+	// records not yet ingested plus internal records not yet applied and
+	// committed). Default 200,000: a node commits a busy entity's records
+	// only when it writes them, up to --write-behind (2s) later, so a
+	// smaller window throttled the max phase below vigil's speed.
 	Window int
 	// DayRecords is how many records make one simulated day. Default
 	// loadgen's.
@@ -147,7 +149,7 @@ func (c *Config) defaults() {
 		c.AttackEvery = 500 * time.Millisecond
 	}
 	if c.Window <= 0 {
-		c.Window = 50_000
+		c.Window = 200_000
 	}
 	if c.Shards <= 0 {
 		c.Shards = 16
@@ -234,7 +236,7 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.region, "regions", "", "enabled regions global-service events are broadcast to, as vigil run's --regions (default all commercial regions); started nodes get the same")
 	fs.IntVar(&c.Records, "records", 0, "cap on the records of each phase (0: none; a max phase that ends at its cap measures latency as much as throughput); with --gen, background records per source")
 	fs.DurationVar(&c.AttackEvery, "attack-every", 500*time.Millisecond, "how often an attack is injected")
-	fs.IntVar(&c.Window, "window", 50_000, "max phase: records and events in flight before the producer waits")
+	fs.IntVar(&c.Window, "window", 200_000, "max phase: records and events in flight before the producer waits")
 	fs.IntVar(&c.DayRecords, "day-records", 0, "records per simulated day (default 2,000,000)")
 	fs.IntVar(&c.Shards, "shards", 16, "shard count of the nodes and topics the harness starts")
 	fs.IntVar(&c.RawPartitions, "raw-partitions", 4, "partitions of the raw topics the harness creates")

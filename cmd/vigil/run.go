@@ -241,7 +241,8 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 		"A file that cannot be read stops start-up. Re-read on SIGHUP, keeping the keys in use if it is bad: to rotate, add the new key as the second line, then move it first, then remove the old one, with a SIGHUP to every node after each step (default none)"
 	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "host (an IP or a name) other nodes reach this one at, when not the listen addresses (NAT, containers); advertised with the gossip and admin ports actually bound (default: the listen addresses)")
 	fs.BoolVar(&insecureGossip, "insecure-gossip", false, "gossip in plain text beyond loopback: anyone who reaches the port can join and claim shards (default false)")
-	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 500*time.Millisecond, "how often a shard writes changed profiles")
+	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 500*time.Millisecond, "how often a shard flushes: writes changed profiles, publishes their findings and commits")
+	fs.DurationVar(&cfg.WriteBehind, "write-behind", 2*time.Second, "how long a profile's changes may wait for a later flush unless they raised a finding (0: every flush writes every change)")
 	fs.DurationVar(&cfg.FlushRetryTimeout, "flush-retry-timeout", 2*time.Minute, "how long a shard retries a failed flush before it stops (the node runs on and reports it)")
 	fs.DurationVar(&cfg.TrimInterval, "trim-interval", 10*time.Second, "how often consumed raw records (with --manage-raw-topics) and applied internal records are deleted from Kafka")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "idle time after which an entity actor is passivated")
@@ -300,6 +301,8 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 		return o, fmt.Errorf("--max-decompressed-mb %d: want 1 to 1048576", maxDecompMB)
 	case o.memory.gcPercent <= 0 || o.memory.memoryLimitMB < 0:
 		return o, fmt.Errorf("--gc-percent %d, --memory-limit-mb %d: want a positive percentage and a limit of 0 (none) or more", o.memory.gcPercent, o.memory.memoryLimitMB)
+	case cfg.WriteBehind < 0:
+		return o, fmt.Errorf("--write-behind %s: want 0 or a positive duration", cfg.WriteBehind)
 	case cfg.MaxPollRecords <= 0:
 		return o, fmt.Errorf("--max-poll-records %d: want a positive number", cfg.MaxPollRecords)
 	case cfg.MaxEventBytes <= 0:
@@ -311,6 +314,9 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	}
 	if err := checkRawRetention(cfg.Topics.RawRetention); err != nil {
 		return o, err
+	}
+	if cfg.WriteBehind == 0 {
+		cfg.WriteBehind = -1 // none; node's zero is its default
 	}
 	cfg.MaxDecompressed = maxDecompMB << 20
 	cfg.Storage.CacheSize, cfg.Storage.MemTableSize = int64(cacheMB)<<20, uint64(memtableMB)<<20
