@@ -10,7 +10,7 @@ FUZZTIME  ?= 200000x
 # input. Every fuzz target's seed corpus also runs in test-unit.
 FUZZ_PKGS ?= ./sources ./event ./profiles ./storage ./findings ./actors
 
-.PHONY: all build run test test-unit test-memory test-cluster fuzz lint bench bench-micro clean
+.PHONY: all build run test test-unit test-memory test-cluster fuzz lint bench bench-micro docs clean
 
 all: build
 
@@ -61,6 +61,10 @@ bench: build
 ## encoding, the detectors and Pebble batches
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./sources/ ./event/ ./actors/ ./profiles/ ./detect/ ./storage/
+
+## docs: rewrite the README's detection table from the detector catalogue (make test fails when they differ)
+docs:
+	$(GO) test -count=1 -run '^TestCatalogueInREADME$$' ./detect/ -update
 
 clean:
 	rm -rf bin $(DATA_DIR)

@@ -11,6 +11,7 @@
 //	                                 10000) &cursor=C (nextCursor of the previous
 //	                                 page) → {"actors":[...],"nextCursor":"..."}
 //	GET /api/v1/actors/{kind}/{id}   one entity's profile, with node and shard
+//	GET /api/v1/finding-types        the detector catalogue → {"findingTypes":[...]}
 //	GET /metrics                     Prometheus text format
 //	GET /debug/pprof/                Go runtime profiles
 //
@@ -39,6 +40,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-sec/vigil/detect"
 )
 
 // Config configures the endpoint.
@@ -343,6 +346,9 @@ func Listen(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) (
 	mux.Handle("GET /api/v1/actors", s.auth(s.actors))
 	mux.Handle("GET /api/v1/actors/{kind}/{id...}", s.auth(s.actor))
 	mux.Handle("GET /api/v1/cluster", s.auth(s.cluster))
+	mux.Handle("GET /api/v1/finding-types", s.auth(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string][]detect.TypeInfo{"findingTypes": detect.Catalogue()})
+	}))
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP))
 	// Go profiles, for operators chasing CPU or memory; token-protected
 	// like the API.

@@ -20,12 +20,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-sec/vigil/detect"
 )
 
 // backend answers with fixed data, to test the HTTP layer alone; the
@@ -437,5 +440,25 @@ func TestClusterRoutes(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer wrong")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
 		t.Errorf("forwarded query with a wrong token: %v %v", resp.StatusCode, err)
+	}
+}
+
+// TestFindingTypes: the route serves the detector catalogue, behind the
+// token like the rest of the API.
+func TestFindingTypes(t *testing.T) {
+	s, _ := start(t, Config{Token: "tok"})
+	url := "http://" + s.Addr() + "/api/v1/finding-types"
+	if code, _ := get(t, http.DefaultClient, url, ""); code != 401 {
+		t.Errorf("without the token: %d, want 401", code)
+	}
+	code, body := get(t, http.DefaultClient, url, "tok")
+	var got struct {
+		FindingTypes []detect.TypeInfo `json:"findingTypes"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("%d %s: %v", code, body, err)
+	}
+	if want := detect.Catalogue(); !reflect.DeepEqual(got.FindingTypes, want) {
+		t.Errorf("served %+v, want the catalogue %+v", got.FindingTypes, want)
 	}
 }

@@ -7,10 +7,31 @@ import (
 
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/profiles"
 )
 
 // Helpers shared by the CloudTrail detectors: the AccessKey resource and
 // the AWS_API_CALL action of a finding (spec §3.7).
+
+// callFinding starts the finding of one call by the principal of profile
+// p, as GuardDuty writes every CloudTrail finding (spec §1.2): the
+// AccessKey resource, the AWS_API_CALL action with affected resources,
+// TARGET role and the user agent. Its aggregation key is (account, region,
+// type, principal, key...).
+func callFinding(typ string, severity float64, p *profiles.Principal, ev *event.Event, affected map[string]string, key ...string) findings.Finding {
+	ct := ev.CloudTrail
+	account, region := placement(&p.Header, ev)
+	f := findings.New(typ, severity, account, region, ev.Time, append([]string{entityKey(&p.Header, ev)}, key...)...)
+	f.Resource = accessKeyResource(ct)
+	f.Service.Action = apiCallAction(ct, affected)
+	f.Service.ResourceRole = findings.RoleTarget
+	f.Service.AdditionalInfo = userAgentInfo(ct)
+	return f
+}
+
+// succeeded reports whether the call worked: GuardDuty's rule findings on
+// configuration changes are about changes made, not attempts.
+func succeeded(ct *event.CloudTrail) bool { return ct.ErrorCode == "" }
 
 // accessKeyResource describes the credentials that made a call.
 func accessKeyResource(ct *event.CloudTrail) findings.Resource {

@@ -44,17 +44,11 @@ func (e *Engine) cloudTrailLoggingDisabled(p *profiles.Principal, ev *event.Even
 		return out
 	}
 	trail := trailName(ct.RequestParameters["name"])
-	account, region := placement(&p.Header, ev)
-	f := findings.New(TypeCloudTrailLoggingDisabled, findings.SeverityLow, account, region, ev.Time,
-		entityKey(&p.Header, ev), trail)
-	f.Resource = accessKeyResource(ct)
 	var affected map[string]string
 	if trail != "" {
 		affected = map[string]string{"AWS::CloudTrail::Trail": trail}
 	}
-	f.Service.Action = apiCallAction(ct, affected)
-	f.Service.ResourceRole = findings.RoleTarget
-	f.Service.AdditionalInfo = userAgentInfo(ct)
+	f := callFinding(TypeCloudTrailLoggingDisabled, findings.SeverityLow, p, ev, affected, trail)
 	who := principalLabel(&ct.Identity)
 	f.Title = "AWS CloudTrail trail " + trail + " was disabled."
 	f.Description = "AWS CloudTrail trail " + trail + " was disabled by " + who + " calling " + ct.EventName +

@@ -28,14 +28,24 @@ import (
 	"github.com/vigil-sec/vigil/profiles"
 )
 
-// Finding types raised by the catalogue (spec §1).
+// Finding types raised by the catalogue (spec §1); registry in
+// catalogue.go lists them with their sources, severities and triggers.
 const (
-	TypeCloudTrailLoggingDisabled = "Stealth:IAMUser/CloudTrailLoggingDisabled"
-	TypeRootCredentialUsage       = "Policy:IAMUser/RootCredentialUsage"
-	TypePortscan                  = "Recon:EC2/Portscan"
-	TypeSSHBruteForce             = "UnauthorizedAccess:EC2/SSHBruteForce"
-	TypeDNSDataExfiltration       = "Trojan:EC2/DNSDataExfiltration"
-	TypeBitcoinToolDNS            = "CryptoCurrency:EC2/BitcoinTool.B!DNS"
+	TypeCloudTrailLoggingDisabled    = "Stealth:IAMUser/CloudTrailLoggingDisabled"
+	TypeRootCredentialUsage          = "Policy:IAMUser/RootCredentialUsage"
+	TypeShortTermRootCredentialUsage = "Policy:IAMUser/ShortTermRootCredentialUsage"
+	TypePenTestKaliLinux             = "PenTest:IAMUser/KaliLinux"
+	TypePenTestParrotLinux           = "PenTest:IAMUser/ParrotLinux"
+	TypePenTestPentooLinux           = "PenTest:IAMUser/PentooLinux"
+	TypePasswordPolicyChange         = "Stealth:IAMUser/PasswordPolicyChange"
+	TypeBedrockLoggingDisabled       = "DefenseEvasion:IAMUser/BedrockLoggingDisabled"
+	TypeAccountBlockPublicAccessOff  = "Policy:S3/AccountBlockPublicAccessDisabled"
+	TypeBucketBlockPublicAccessOff   = "Policy:S3/BucketBlockPublicAccessDisabled"
+	TypeS3ServerAccessLoggingOff     = "Stealth:S3/ServerAccessLoggingDisabled"
+	TypePortscan                     = "Recon:EC2/Portscan"
+	TypeSSHBruteForce                = "UnauthorizedAccess:EC2/SSHBruteForce"
+	TypeDNSDataExfiltration          = "Trojan:EC2/DNSDataExfiltration"
+	TypeBitcoinToolDNS               = "CryptoCurrency:EC2/BitcoinTool.B!DNS"
 )
 
 // Engine runs the detector catalogue. It holds only configuration, so one
@@ -90,19 +100,27 @@ func (e *Engine) Apply(p profiles.Profile, ev *event.Event) (occ []findings.Find
 		if ct.Global && e.cfg.GlobalEventRegion != "" && ev.Region != e.cfg.GlobalEventRegion {
 			return nil, true
 		}
-		out = e.cloudTrailLoggingDisabled(p, ev, out)
-		out = e.rootCredentialUsage(p, ev, out)
+		for i := range registry {
+			if d := registry[i].principal; d != nil {
+				out = d(e, p, ev, out)
+			}
+		}
 	case *profiles.Network:
 		var buf [readyFlows]profiles.OrientedFlow
 		ready := p.Observe(ev, buf[:0])
 		for i := range ready {
-			r := &ready[i]
-			out = e.portscan(p, ev, r, out)
-			out = e.sshBruteForce(p, ev, r, out)
+			for j := range registry {
+				if d := registry[j].flow; d != nil {
+					out = d(e, p, ev, &ready[i], out)
+				}
+			}
 		}
 		if ev.DNS != nil {
-			out = e.dnsExfiltration(p, ev, out)
-			out = e.cryptoDNS(p, ev, out)
+			for i := range registry {
+				if d := registry[i].dns; d != nil {
+					out = d(e, p, ev, out)
+				}
+			}
 		}
 	default:
 		return nil, false

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,116 +19,42 @@ import (
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/findings"
 	"github.com/vigil-sec/vigil/profiles"
+	"github.com/vigil-sec/vigil/sources"
 )
 
-// The decoders of package sources are written elsewhere; these small
-// parsers turn the test records into event.Event values the way the spec
-// (§3.7, §5) says the decoders do.
+// CloudTrail records go through vigil's own decoder; the small parsers
+// below turn flow and DNS test records into event.Event values the way the
+// spec (§3.7, §5) says the decoders do.
 
-// ctRecord is the subset of a CloudTrail record the tests need.
-type ctRecord struct {
-	EventTime           string         `json:"eventTime"`
-	EventID             string         `json:"eventID"`
-	EventSource         string         `json:"eventSource"`
-	EventName           string         `json:"eventName"`
-	EventType           string         `json:"eventType"`
-	AWSRegion           string         `json:"awsRegion"`
-	SourceIPAddress     string         `json:"sourceIPAddress"`
-	UserAgent           string         `json:"userAgent"`
-	ErrorCode           string         `json:"errorCode"`
-	ErrorMessage        string         `json:"errorMessage"`
-	ReadOnly            any            `json:"readOnly"`
-	RecipientAccountID  string         `json:"recipientAccountId"`
-	RequestParameters   map[string]any `json:"requestParameters"`
-	ResponseElements    any            `json:"responseElements"`
-	AdditionalEventData map[string]any `json:"additionalEventData"`
-	UserIdentity        struct {
-		Type           string `json:"type"`
-		PrincipalID    string `json:"principalId"`
-		ARN            string `json:"arn"`
-		AccountID      string `json:"accountId"`
-		AccessKeyID    string `json:"accessKeyId"`
-		UserName       string `json:"userName"`
-		InvokedBy      string `json:"invokedBy"`
-		SessionContext struct {
-			SessionIssuer struct {
-				Type     string `json:"type"`
-				ARN      string `json:"arn"`
-				UserName string `json:"userName"`
-			} `json:"sessionIssuer"`
-			Attributes struct {
-				MFAAuthenticated string `json:"mfaAuthenticated"`
-			} `json:"attributes"`
-			EC2RoleDelivery string `json:"ec2RoleDelivery"`
-			AssumedRoot     string `json:"assumedRoot"`
-		} `json:"sessionContext"`
-	} `json:"userIdentity"`
-}
-
-var globalSources = map[string]bool{
-	"iam.amazonaws.com": true, "sts.amazonaws.com": true, "signin.amazonaws.com": true,
-	"cloudfront.amazonaws.com": true, "route53.amazonaws.com": true, "organizations.amazonaws.com": true,
-}
-
-// cloudTrailEvent converts one CloudTrail record.
+// cloudTrailEvent converts one CloudTrail record with vigil's decoder, as
+// ingest does.
 func cloudTrailEvent(t testing.TB, raw []byte) *event.Event {
 	t.Helper()
-	var r ctRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
+	ev, err := decodeCloudTrail(raw)
+	if err != nil {
 		t.Fatalf("cloudtrail record: %v", err)
 	}
-	id := r.UserIdentity
-	ct := &event.CloudTrail{
-		EventID: r.EventID, EventName: r.EventName, EventSource: r.EventSource, EventType: r.EventType,
-		AWSRegion: r.AWSRegion, SourceIP: r.SourceIPAddress, UserAgent: r.UserAgent,
-		ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, RecipientAccount: r.RecipientAccountID,
-		Identity: event.Identity{
-			Type: id.Type, PrincipalID: id.PrincipalID, ARN: id.ARN, AccountID: id.AccountID,
-			AccessKeyID: id.AccessKeyID, UserName: id.UserName, InvokedBy: id.InvokedBy,
-			SessionIssuerType:     id.SessionContext.SessionIssuer.Type,
-			SessionIssuerARN:      id.SessionContext.SessionIssuer.ARN,
-			SessionIssuerUserName: id.SessionContext.SessionIssuer.UserName,
-			MFAAuthenticated:      id.SessionContext.Attributes.MFAAuthenticated == "true",
-			EC2RoleDelivery:       id.SessionContext.EC2RoleDelivery,
-			AssumedRoot:           id.SessionContext.AssumedRoot == "true",
-		},
-		Global: globalSources[r.EventSource] && r.AWSRegion == "us-east-1",
+	return ev
+}
+
+// decodeCloudTrail converts one CloudTrail record with vigil's decoder,
+// marking a global-service event Global as ingest does; an error is what
+// ingest would dead-letter the record for.
+func decodeCloudTrail(raw []byte) (*event.Event, error) {
+	var d sources.CloudTrailDecoder
+	var out *event.Event
+	_, err := d.Decode(raw, func(ev *event.Event) {
+		cp := *ev
+		ct := *ev.CloudTrail
+		ct.RequestParameters = maps.Clone(ct.RequestParameters) // the decoder's map is reused
+		ct.Global = sources.IsGlobal(&ct)
+		cp.CloudTrail = &ct
+		out = &cp
+	})
+	if err == nil && out == nil {
+		err = errors.New("not a management event")
 	}
-	switch v := r.ReadOnly.(type) {
-	case bool:
-		ct.ReadOnly = v
-	case string:
-		ct.ReadOnly = v == "true"
-	}
-	if len(r.RequestParameters) > 0 {
-		ct.RequestParameters = map[string]string{}
-		for k, v := range r.RequestParameters {
-			switch v := v.(type) {
-			case string:
-				ct.RequestParameters[k] = v
-			case bool:
-				ct.RequestParameters[k] = strconv.FormatBool(v)
-			case float64:
-				ct.RequestParameters[k] = strconv.FormatFloat(v, 'f', -1, 64)
-			}
-		}
-	}
-	if m, ok := r.ResponseElements.(map[string]any); ok {
-		ct.ConsoleLogin, _ = m["ConsoleLogin"].(string)
-	}
-	ct.MFAUsed, _ = r.AdditionalEventData["MFAUsed"].(string)
-	entity := id.ARN
-	if id.Type == "AssumedRole" && id.SessionContext.SessionIssuer.ARN != "" {
-		entity = id.SessionContext.SessionIssuer.ARN
-	}
-	account := r.RecipientAccountID
-	if account == "" {
-		account = id.AccountID
-	}
-	return &event.Event{
-		Source: event.SourceCloudTrail, Time: parseTime(r.EventTime), Account: account, Region: r.AWSRegion,
-		Kind: event.KindPrincipal, Entity: entity, CloudTrail: ct,
-	}
+	return out, err
 }
 
 // route53Record is a Route 53 Resolver query-log record.
@@ -479,7 +407,12 @@ func runPantherCases(t *testing.T, typ string, want map[string]int, rules []stri
 		name := c.RuleID + "/" + c.TestName
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(DefaultConfig())
-			got := ofType(w.apply(cloudTrailEvent(t, c.Log)), typ)
+			var got []findings.Finding
+			if ev, err := decodeCloudTrail(c.Log); err == nil {
+				got = ofType(w.apply(ev), typ)
+			} else {
+				t.Logf("dead-lettered: %v", err) // as ingest would: no finding
+			}
 			if n, ok := want[name]; !ok || len(got) != n {
 				t.Fatalf("%d findings, want %d (case known: %v):%s", len(got), n, ok, summary(got))
 			}

@@ -9,11 +9,12 @@ import (
 // Policy:IAMUser/RootCredentialUsage (Low): a request was made with the
 // account's root user credentials. AWS recommends never using them for
 // everyday work, so any use is worth a look, and an attacker holding them
-// holds the account. The finding is raised when userIdentity.type is Root
-// and
+// holds the account. Policy:IAMUser/ShortTermRootCredentialUsage (Low) is
+// the same for the restricted, short-term root credentials sts:AssumeRoot
+// issues (centralized root access): a session of a few minutes, for a
+// privileged task on a member account. Either is raised when
+// userIdentity.type is Root and
 //
-//   - the session is not an sts:AssumeRoot one (that is
-//     Policy:IAMUser/ShortTermRootCredentialUsage),
 //   - eventType is not AwsServiceEvent and invokedBy names no AWS service:
 //     those are actions AWS services take in the account, not uses of the
 //     root credentials. invokedBy "signin.amazonaws.com" or
@@ -23,13 +24,15 @@ import (
 //   - it is not a failed sign-in (eventType AwsConsoleSignIn with a
 //     failure): wrong credentials are not a use of the root credentials.
 //
-// Failed API calls made with root credentials count: the credentials were
-// used. Aggregation key: (account, region, type, principal).
+// The session is an AssumeRoot one when the decoder saw its marker
+// (event.Identity.AssumedRoot). Failed API calls made with root
+// credentials count: the credentials were used. Aggregation key: (account,
+// region, type, principal).
 
 func (e *Engine) rootCredentialUsage(p *profiles.Principal, ev *event.Event, out []findings.Finding) []findings.Finding {
 	ct := ev.CloudTrail
 	id := &ct.Identity
-	if id.Type != "Root" || id.AssumedRoot || ct.EventType == "AwsServiceEvent" {
+	if id.Type != "Root" || ct.EventType == "AwsServiceEvent" {
 		return out
 	}
 	switch id.InvokedBy {
@@ -40,18 +43,17 @@ func (e *Engine) rootCredentialUsage(p *profiles.Principal, ev *event.Event, out
 	if ct.EventType == "AwsConsoleSignIn" && (ct.ConsoleLogin == "Failure" || ct.ErrorCode != "" || ct.ErrorMessage != "") {
 		return out // a failed sign-in: the credentials were not accepted
 	}
-	account, region := placement(&p.Header, ev)
-	f := findings.New(TypeRootCredentialUsage, findings.SeverityLow, account, region, ev.Time, entityKey(&p.Header, ev))
-	f.Resource = accessKeyResource(ct)
-	f.Service.Action = apiCallAction(ct, nil)
-	f.Service.ResourceRole = findings.RoleTarget
-	f.Service.AdditionalInfo = userAgentInfo(ct)
+	typ, which := TypeRootCredentialUsage, "root credentials"
+	if id.AssumedRoot {
+		typ, which = TypeShortTermRootCredentialUsage, "short-term root credentials issued by sts:AssumeRoot"
+	}
+	f := callFinding(typ, findings.SeverityLow, p, ev, nil)
 	from := ""
 	if ct.SourceIP != "" {
 		from = " from " + ct.SourceIP
 	}
-	f.Title = "The API " + ct.EventName + " was invoked using root credentials."
-	f.Description = "The API " + ct.EventName + " was invoked using root credentials" + from +
+	f.Title = "The API " + ct.EventName + " was invoked using " + which + "."
+	f.Description = "The API " + ct.EventName + " was invoked using " + which + from +
 		". The root user has unrestricted access to the account; AWS recommends using it only for the few tasks that require it."
 	return append(out, f)
 }

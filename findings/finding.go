@@ -86,6 +86,16 @@ type Resource struct {
 	ResourceType     string            `json:"resourceType"`
 	AccessKeyDetails *AccessKeyDetails `json:"accessKeyDetails,omitempty"`
 	InstanceDetails  *InstanceDetails  `json:"instanceDetails,omitempty"`
+	// S3BucketDetails names the buckets of an S3 finding (spec §1.3).
+	S3BucketDetails []S3BucketDetail `json:"s3BucketDetails,omitempty"`
+}
+
+// S3BucketDetail is one bucket of an S3 finding; vigil knows its name
+// from the request, and its ARN from the name.
+type S3BucketDetail struct {
+	Name string `json:"name"`
+	Arn  string `json:"arn"`
+	Type string `json:"type"` // "Destination"
 }
 
 // AccessKeyDetails describes the credentials of a CloudTrail finding.

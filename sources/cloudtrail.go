@@ -32,6 +32,7 @@ type CloudTrailDecoder struct {
 	rd      recordReader
 	in      interner
 	scratch []byte
+	key     []byte // a flattened request parameter's key
 	// bigParse is set when the parser has grown past keepBuffer; it is
 	// replaced at the end of the record.
 	bigParse bool
@@ -414,9 +415,12 @@ func (d *CloudTrailDecoder) identity(o *fastjson.Object, id *event.Identity) err
 	return err
 }
 
-// requestParams returns the top-level scalar request parameters, bounded
-// in count and size; nested objects and arrays are skipped. The map is the
-// decoder's, reused for the next event.
+// requestParams returns the scalar request parameters, bounded in count
+// and size. Nested objects are flattened to dotted keys up to
+// maxParamDepth levels ("PublicAccessBlockConfiguration.BlockPublicAcls"),
+// an empty object is kept as "{}" (an empty BucketLoggingStatus turns
+// logging off), and arrays are skipped. The map is the decoder's, reused
+// for the next event.
 func (d *CloudTrailDecoder) requestParams(o *fastjson.Object) map[string]string {
 	if o == nil || o.Len() == 0 {
 		return nil
@@ -426,9 +430,24 @@ func (d *CloudTrailDecoder) requestParams(o *fastjson.Object) map[string]string 
 	} else {
 		clear(d.params)
 	}
+	if d.key == nil {
+		d.key = make([]byte, 0, 2*maxParamKeyLen)
+	}
+	d.flattenParams(o, d.key[:0], 1)
+	if len(d.params) == 0 {
+		return nil
+	}
+	return d.params
+}
+
+// maxParamDepth bounds how deep requestParams looks into nested objects.
+const maxParamDepth = 3
+
+func (d *CloudTrailDecoder) flattenParams(o *fastjson.Object, prefix []byte, depth int) {
 	m := d.params
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if len(m) >= maxParams || len(k) == 0 || len(k) > maxParamKeyLen {
+		key := append(prefix, k...)
+		if len(m) >= maxParams || len(k) == 0 || len(key) > maxParamKeyLen {
 			return
 		}
 		var val []byte
@@ -442,15 +461,22 @@ func (d *CloudTrailDecoder) requestParams(o *fastjson.Object) map[string]string 
 			val = []byte("true")
 		case fastjson.TypeFalse:
 			val = []byte("false")
+		case fastjson.TypeObject:
+			inner, _ := v.Object()
+			switch {
+			case inner.Len() == 0:
+				val = []byte("{}")
+			case depth < maxParamDepth:
+				d.flattenParams(inner, append(key, '.'), depth+1)
+				return
+			default:
+				return
+			}
 		default:
 			return
 		}
-		m[d.in.get(k)] = string(truncateUTF8(val, maxParamValue))
+		m[d.in.get(key)] = string(truncateUTF8(val, maxParamValue))
 	})
-	if len(m) == 0 {
-		return nil
-	}
-	return m
 }
 
 // truncateUTF8 cuts b to at most n bytes without splitting a rune.

@@ -368,7 +368,8 @@ func TestCloudTrailEntity(t *testing.T) {
 func TestCloudTrailFields(t *testing.T) {
 	params := map[string]any{
 		"str": "v", "int": 6, "float": 1.5e3, "yes": true, "no": false, "null": nil,
-		"nested": map[string]any{"a": 1}, "list": []any{1, 2},
+		"nested": map[string]any{"a": 1, "b": map[string]any{"c": "x", "d": map[string]any{"e": "too deep"}}}, "list": []any{1, 2},
+		"empty":   map[string]any{},
 		"long":    strings.Repeat("é", 200), // 400 bytes: cut at 256 without splitting a rune
 		"unicode": "naïve",
 	}
@@ -395,6 +396,7 @@ func TestCloudTrailFields(t *testing.T) {
 	wantParams := map[string]string{
 		"str": "v", "int": "6", "float": "1500", "yes": "true", "no": "false",
 		"long": strings.Repeat("é", 128), "unicode": "naïve",
+		"nested.a": "1", "nested.b.c": "x", "empty": "{}",
 	}
 	if !reflect.DeepEqual(ct.RequestParameters, wantParams) {
 		t.Errorf("params %q", ct.RequestParameters)
