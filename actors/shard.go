@@ -98,7 +98,10 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		s.passivateOverCap(ctx)
 		s.flush(ctx)
 	case *entityUrgent:
+		// A finding does not wait for the next tick: a flush starts now
+		// unless one is under way, which starts the next when it ends.
 		s.core.Urgent(m.key)
+		s.flush(ctx)
 	case *snapshotReply:
 		s.count(&m.Counts)
 		s.core.Snapshot(m.Snapshot)

@@ -35,7 +35,7 @@ With --gen DIR it writes a corpus for "vigil replay" instead.`)
 	flags := harness.NewFlags(fs)
 	// The node and the reference loop share this process, and so these.
 	var memory memoryOptions
-	memoryFlags(fs, &memory)
+	memoryFlags(fs, &memory, 0)
 	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file: the node, the embedded broker, the load generator and the reference loop when they run in this process")
 	if err := parse(fs, args); err != nil {
 		return err
