@@ -95,6 +95,23 @@ var registry = []family{
 		Aggregation: "account, region, principal, bucket",
 		Trigger:     "`PutBucketLogging` with no `LoggingEnabled`: the bucket's access logs stop",
 	}}},
+	{principal: (*Engine).callerIntel, types: []TypeInfo{{
+		Type: TypeReconTorIPCaller, Source: "cloudtrail", Severity: findings.SeverityMedium,
+		Aggregation: "account, region, principal, caller address",
+		Trigger:     "a List, Describe or Get call from a Tor exit relay (bundled or `--intel-dir` list)",
+	}, {
+		Type: TypeUnauthorizedTorIPCaller, Source: "cloudtrail", Severity: findings.SeverityMedium,
+		Aggregation: "account, region, principal, caller address",
+		Trigger:     "any other call from a Tor exit relay",
+	}, {
+		Type: TypeReconMaliciousIPCaller, Source: "cloudtrail", Severity: findings.SeverityMedium,
+		Aggregation: "account, region, principal, caller address",
+		Trigger:     "a List, Describe or Get call from an address on a malicious-IP list (ipsum, or `--intel-dir`)",
+	}, {
+		Type: TypeUnauthorizedMaliciousIPCaller, Source: "cloudtrail", Severity: findings.SeverityMedium,
+		Aggregation: "account, region, principal, caller address",
+		Trigger:     "any other call from an address on a malicious-IP list",
+	}}},
 	{flow: (*Engine).portscan, types: []TypeInfo{{
 		Type: TypePortscan, Source: "vpcflow", Severity: findings.SeverityMedium,
 		Aggregation: "account, region, instance",

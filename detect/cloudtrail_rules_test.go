@@ -3,10 +3,13 @@ package detect
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/intel"
 )
 
 // callJSON is a CloudTrail management event of an IAM user, as CloudTrail
@@ -240,6 +243,52 @@ func TestBlockPublicAccess(t *testing.T) {
 			}
 			if tt.want == 1 && got[0].Severity != findings.SeverityLow {
 				t.Errorf("severity %g", got[0].Severity)
+			}
+		})
+	}
+}
+
+func TestCallerIntel(t *testing.T) {
+	set, err := intel.LoadFS(fstest.MapFS{
+		"tor/exits.txt":        {Data: []byte("185.220.101.1\n")},
+		"malicious/feed.txt":   {Data: []byte("185.220.101.1\n45.148.10.0/24\n198.51.100.7\n")},
+		"trusted-partners.txt": {Data: []byte("198.51.100.7\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Intel = set
+	types := []string{TypeReconTorIPCaller, TypeUnauthorizedTorIPCaller, TypeReconMaliciousIPCaller, TypeUnauthorizedMaliciousIPCaller}
+	for _, tt := range []struct {
+		name, source, event, ip string
+		want                    []string
+	}{
+		// The GuardDuty tester: torify awscurl … s3 ListBuckets.
+		{"tor list", "s3.amazonaws.com", "ListBuckets", "185.220.101.1", []string{TypeReconTorIPCaller, TypeReconMaliciousIPCaller}},
+		{"tor write", "iam.amazonaws.com", "CreateUser", "185.220.101.1", []string{TypeUnauthorizedTorIPCaller, TypeUnauthorizedMaliciousIPCaller}},
+		{"malicious network, describe", "ec2.amazonaws.com", "DescribeInstances", "45.148.10.33", []string{TypeReconMaliciousIPCaller}},
+		{"malicious network, run", "ec2.amazonaws.com", "RunInstances", "45.148.10.33", []string{TypeUnauthorizedMaliciousIPCaller}},
+		{"trusted beats the threat list", "ec2.amazonaws.com", "RunInstances", "198.51.100.7", nil},
+		{"clean address", "ec2.amazonaws.com", "RunInstances", "203.0.113.7", nil},
+		{"an AWS service calling", "ec2.amazonaws.com", "RunInstances", "autoscaling.amazonaws.com", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(cfg)
+			occ := w.apply(cloudTrailEvent(t, callJSON(t, tt.source, tt.event, map[string]any{"sourceIPAddress": tt.ip})))
+			var got []string
+			for _, typ := range types {
+				for _, f := range ofType(occ, typ) {
+					checkFinding(t, f)
+					ti := f.Service.Evidence.ThreatIntelligenceDetails
+					if f.Severity != findings.SeverityMedium || len(ti) != 1 || ti[0].ThreatListName != f.Service.AdditionalInfo["threatListName"] {
+						t.Errorf("%s: severity %g, evidence %+v, additionalInfo %v", typ, f.Severity, ti, f.Service.AdditionalInfo)
+					}
+					got = append(got, typ)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("raised %v, want %v", got, tt.want)
 			}
 		})
 	}

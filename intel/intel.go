@@ -1,5 +1,5 @@
-// Package intel holds threat-intelligence sets: the domain lists that
-// threat-intel findings match against. A Set is built once (Load, LoadFS or
+// Package intel holds threat-intelligence sets: the domain and address
+// lists that threat-intel findings match against. A Set is built once (Load, LoadFS or
 // Default) and never changes afterwards, so any number of detectors may
 // read it concurrently without locking.
 package intel
@@ -28,6 +28,54 @@ type Set struct {
 	crypto map[string]int
 	// lists are the names of the threat lists, sorted.
 	lists []string
+	// ips and prefixes map a listed address, or a listed network, to
+	// the IP list holding it (an index into ipLists); trusted holds the
+	// addresses and networks of the trusted lists, which no IP match
+	// may fall in.
+	ips      map[listedAddr]int
+	prefixes []listedPrefix
+	ipLists  []ipList
+	trusted  []netip.Prefix
+}
+
+// IPKind says what an IP list lists.
+type IPKind uint8
+
+const (
+	// TorExit lists the exit relays of the Tor network.
+	TorExit IPKind = iota + 1
+	// Malicious lists addresses seen attacking or serving malware.
+	Malicious
+)
+
+// ipDirs are the subdirectories of a list directory that hold IP lists,
+// by kind.
+var ipDirs = []struct {
+	dir  string
+	kind IPKind
+}{{"tor", TorExit}, {"malicious", Malicious}}
+
+type ipList struct {
+	name string
+	kind IPKind
+}
+
+type listedAddr struct {
+	addr netip.Addr
+	kind IPKind
+}
+
+type listedPrefix struct {
+	prefix netip.Prefix
+	list   int
+}
+
+// IPMatch is an address found on an IP list.
+type IPMatch struct {
+	Kind IPKind
+	// List is the list's name, Entry the line that matched (an address
+	// or a network).
+	List, Entry string
 }
 
 // maxLine bounds a list file's line; longer lines are an error rather than
@@ -61,6 +109,11 @@ func Load(dir string) (*Set, error) {
 // anything after " #". Entries that are not domains (IP addresses,
 // "ip:port", URLs, adblock path rules) are skipped, and so are entries that
 // are public suffixes ("ddns.net"), which would match every site under them.
+//
+// The subdirectories tor and malicious hold IP lists, of Tor exit relays
+// and of malicious addresses: one address or network (CIDR) per line,
+// comments as above, anything else skipped. Addresses and networks in the
+// trusted lists are never matched.
 func LoadFS(fsys fs.FS) (*Set, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -72,6 +125,7 @@ func LoadFS(fsys fs.FS) (*Set, error) {
 	}
 	var threat []list
 	trusted := map[string]bool{}
+	var trustedIPs []netip.Prefix
 	for _, e := range entries {
 		name := e.Name()
 		ext := path.Ext(name)
@@ -87,12 +141,18 @@ func LoadFS(fsys fs.FS) (*Set, error) {
 			for _, d := range domains {
 				trusted[d] = true
 			}
+			if trustedIPs, err = readIPs(fsys, name, trustedIPs); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		threat = append(threat, list{base, domains})
 	}
 	slices.SortFunc(threat, func(a, b list) int { return strings.Compare(a.name, b.name) })
-	s := &Set{crypto: map[string]int{}}
+	s := &Set{crypto: map[string]int{}, ips: map[listedAddr]int{}, trusted: trustedIPs}
+	if err := s.loadIPLists(fsys); err != nil {
+		return nil, err
+	}
 	for _, l := range threat {
 		if i := len(s.lists); i > 0 && s.lists[i-1] == l.name {
 			return nil, fmt.Errorf("two list files named %q", l.name)
@@ -106,6 +166,106 @@ func LoadFS(fsys fs.FS) (*Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// loadIPLists reads the IP lists of the ipDirs subdirectories, in kind
+// and then name order; an address on several lists of a kind counts for
+// the first.
+func (s *Set) loadIPLists(fsys fs.FS) error {
+	for _, d := range ipDirs {
+		entries, err := fs.ReadDir(fsys, d.dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries { // ReadDir sorts by name
+			name := e.Name()
+			ext := path.Ext(name)
+			if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !slices.Contains(listExts, ext) {
+				continue
+			}
+			prefixes, err := readIPs(fsys, path.Join(d.dir, name), nil)
+			if err != nil {
+				return err
+			}
+			idx := len(s.ipLists)
+			s.ipLists = append(s.ipLists, ipList{strings.TrimSuffix(name, ext), d.kind})
+			for _, p := range prefixes {
+				if !p.IsSingleIP() {
+					s.prefixes = append(s.prefixes, listedPrefix{p, idx})
+					continue
+				}
+				k := listedAddr{p.Addr(), d.kind}
+				if _, dup := s.ips[k]; !dup {
+					s.ips[k] = idx
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readIPs appends the addresses (as single-address prefixes) and networks
+// of one list file to out.
+func readIPs(fsys fs.FS, name string, out []netip.Prefix) ([]netip.Prefix, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.IndexAny(line, " \t#"); i >= 0 {
+			line = line[:i]
+		}
+		if p, err := netip.ParsePrefix(line); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(line); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// IP returns the IP lists addr is on, at most one match per kind (the
+// first list of the kind by name, an address entry before a network), or
+// none when a trusted list holds it.
+func (s *Set) IP(addr netip.Addr) []IPMatch {
+	if s == nil || !addr.IsValid() || len(s.ipLists) == 0 {
+		return nil
+	}
+	addr = addr.Unmap()
+	for _, t := range s.trusted {
+		if t.Contains(addr) {
+			return nil
+		}
+	}
+	var out []IPMatch
+	add := func(list int, entry string) {
+		l := s.ipLists[list]
+		if !slices.ContainsFunc(out, func(m IPMatch) bool { return m.Kind == l.kind }) {
+			out = append(out, IPMatch{Kind: l.kind, List: l.name, Entry: entry})
+		}
+	}
+	for _, d := range ipDirs {
+		if i, ok := s.ips[listedAddr{addr, d.kind}]; ok {
+			add(i, addr.String())
+		}
+	}
+	for _, p := range s.prefixes {
+		if p.prefix.Contains(addr) {
+			add(p.list, p.prefix.String())
+		}
+	}
+	return out
 }
 
 // readList returns the domains of one list file.
@@ -236,7 +396,7 @@ func (s *Set) Lists() []string {
 
 // builtin holds the lists of intel/lists; see lists/SOURCE.md.
 //
-//go:embed lists/*.txt
+//go:embed lists/*.txt lists/tor/*.txt lists/malicious/*.txt
 var builtin embed.FS
 
 // defaultSet parses the built-in lists once; the Set is immutable, so
@@ -250,8 +410,10 @@ var defaultSet = sync.OnceValues(func() (*Set, error) {
 })
 
 // Default returns the built-in set: the crypto-mining domain lists of
-// maltrail, NoCoin and panther-analysis, and the GuardDuty tester's
-// crypto indicator domain as list "vigil-test". The same immutable Set is
+// maltrail, NoCoin and panther-analysis, the GuardDuty tester's crypto
+// indicator domain as list "vigil-test", the Tor exit relays of
+// SecOps-Institute/Tor-IP-Addresses and ipsum's addresses seen on three
+// or more blocklists. The same immutable Set is
 // returned on every call.
 func Default() *Set {
 	s, err := defaultSet()

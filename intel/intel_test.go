@@ -3,6 +3,7 @@ package intel
 import (
 	"bufio"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,11 +193,16 @@ func TestDefaultSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := fs.ReadDir(builtin, "lists")
-	for _, e := range entries {
-		if !strings.Contains(string(src), "`"+e.Name()+"`") {
-			t.Errorf("lists/SOURCE.md does not mention %s", e.Name())
+	err = fs.WalkDir(builtin, "lists", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if name := strings.TrimPrefix(p, "lists/"); !strings.Contains(string(src), "`"+name+"`") {
+				t.Errorf("lists/SOURCE.md does not mention %s", name)
+			}
 		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -263,5 +269,73 @@ func BenchmarkCryptoDomain(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.CryptoDomain("r3---sn-ab5l6nzr.googlevideo.com")
+	}
+}
+
+// TestIP: IP lists by kind, addresses and networks, IPv4-mapped addresses,
+// the first list of a kind by name, and trusted entries beating both.
+func TestIP(t *testing.T) {
+	s, err := LoadFS(fstest.MapFS{
+		"pools.txt":                {Data: []byte("minexmr.com\n")},
+		"trusted.txt":              {Data: []byte("# ours\n198.51.100.7\n192.0.2.128/25\nexample.com\n")},
+		"tor/exits.txt":            {Data: []byte("# Tor exits\n185.220.101.1\n2001:db8::1\n198.51.100.7\n")},
+		"malicious/a-feed.txt":     {Data: []byte("185.220.101.1 # also a Tor exit\n203.0.113.0/24\n192.0.2.0/24\nnot-an-ip\n")},
+		"malicious/b-feed.txt":     {Data: []byte("203.0.113.9\n")},
+		"malicious/notes.md":       {Data: []byte("203.0.113.10\n")},
+		"elsewhere/ignored.txt":    {Data: []byte("10.1.1.1\n")},
+		"malicious/.hidden.txt":    {Data: []byte("10.2.2.2\n")},
+		"tor/sub/nested/exits.txt": {Data: []byte("10.3.3.3\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		addr string
+		want []IPMatch
+	}{
+		{"185.220.101.1", []IPMatch{{TorExit, "exits", "185.220.101.1"}, {Malicious, "a-feed", "185.220.101.1"}}},
+		{"::ffff:185.220.101.1", []IPMatch{{TorExit, "exits", "185.220.101.1"}, {Malicious, "a-feed", "185.220.101.1"}}},
+		{"2001:db8::1", []IPMatch{{TorExit, "exits", "2001:db8::1"}}},
+		{"203.0.113.9", []IPMatch{{Malicious, "b-feed", "203.0.113.9"}}}, // an address entry before a network
+		{"203.0.113.200", []IPMatch{{Malicious, "a-feed", "203.0.113.0/24"}}},
+		{"192.0.2.10", []IPMatch{{Malicious, "a-feed", "192.0.2.0/24"}}},
+		{"192.0.2.200", nil},  // in a trusted network
+		{"198.51.100.7", nil}, // a trusted address beats the Tor list
+		{"203.0.113.10", []IPMatch{{Malicious, "a-feed", "203.0.113.0/24"}}}, // notes.md is not a list, a-feed's network still holds it
+		{"10.1.1.1", nil},
+		{"10.2.2.2", nil},
+		{"10.3.3.3", nil},
+		{"8.8.8.8", nil},
+	} {
+		got := s.IP(netip.MustParseAddr(tc.addr))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("IP(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+	if m, _, ok := s.CryptoDomain("minexmr.com"); !ok || m != "minexmr.com" {
+		t.Error("the IP lists broke the domain lists")
+	}
+}
+
+// The built-in set has the bundled Tor and malicious lists.
+func TestDefaultIPLists(t *testing.T) {
+	s := Default()
+	// One line of each bundled file, read back.
+	for _, f := range []struct {
+		path string
+		kind IPKind
+	}{{"lists/tor/tor-exit-nodes.txt", TorExit}, {"lists/malicious/ipsum-level3.txt", Malicious}} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		got := s.IP(netip.MustParseAddr(strings.TrimSpace(first)))
+		if !slices.ContainsFunc(got, func(m IPMatch) bool { return m.Kind == f.kind }) {
+			t.Errorf("%s: its first address %s matched %v", f.path, first, got)
+		}
+	}
+	if got := s.IP(netip.MustParseAddr("10.0.0.1")); got != nil {
+		t.Errorf("a private address matched %v", got)
 	}
 }

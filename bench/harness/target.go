@@ -125,6 +125,13 @@ func topicsExist(ctx context.Context, cl *kgo.Client, brokers []string, t kafka.
 	return nil
 }
 
+// sessionTimeout is the group session timeout of the nodes the harness
+// starts. The harness drives the brokers to saturation, and the embedded
+// one serves every request on one goroutine: in one 34-region CloudTrail
+// run a heartbeat waited behind produce requests for longer than vigil
+// run's 8s, and the node's shards were taken from it mid-phase.
+const sessionTimeout = 30 * time.Second
+
 func (t *target) startInProcess(ctx context.Context, cfg *Config) error {
 	dataDir := filepath.Join(t.dir, "node")
 	log := cfg.Logger
@@ -132,7 +139,7 @@ func (t *target) startInProcess(ctx context.Context, cfg *Config) error {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	nc := node.Config{
-		DataDir: dataDir, Kafka: kafka.Config{Brokers: t.brokers}, Topics: t.topics, Regions: cfg.Regions,
+		DataDir: dataDir, Kafka: kafka.Config{Brokers: t.brokers, SessionTimeout: sessionTimeout}, Topics: t.topics, Regions: cfg.Regions,
 		FlushInterval: cfg.FlushInterval, IdleTimeout: 2 * time.Minute, MaxInFlight: 64, FlushRetryTimeout: 2 * time.Minute,
 		TrimInterval: 10 * time.Second, DeadLetterExcerpt: 64, MaxEventBytes: 64 << 10, Logger: log,
 	}
@@ -160,7 +167,7 @@ func (t *target) startProcesses(ctx context.Context, cfg *Config) error {
 			"--admin-addr", admin, "--gossip-addr", gossip, "--node-name", fmt.Sprintf("bench-node%d", i+1),
 			"--shards", strconv.Itoa(cfg.Shards), "--raw-partitions", strconv.Itoa(cfg.RawPartitions),
 			"--manage-raw-topics=false", "--regions", strings.Join(cfg.Regions, ","),
-			"--flush-interval", cfg.FlushInterval.String(), "--log-level", "warn")
+			"--flush-interval", cfg.FlushInterval.String(), "--kafka-session-timeout", sessionTimeout.String(), "--log-level", "warn")
 		args = append(args, cfg.NodeArgs...)
 		if seed != "" {
 			// The first node must listen before the others join it.

@@ -33,10 +33,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/vigil-sec/vigil/event"
+	"github.com/vigil-sec/vigil/intel"
 )
 
 // Config describes the simulated organisation.
@@ -332,15 +334,23 @@ func uuid(b []byte, r *rand.Rand) []byte {
 // publicIP returns the i-th address of the pool of remote internet hosts:
 // spread over public ranges, never private, shared or documentation ones.
 func publicIP(i int) string {
-	h := mix(uint64(i) + 0x1234)
-	first := []int{3, 13, 18, 23, 34, 35, 44, 52, 54, 63, 64, 66, 69, 72, 74, 76, 91, 93, 104, 108, 136, 140, 142, 151, 157, 162, 172, 185, 199, 203, 208, 216}
-	a := first[h%uint64(len(first))]
-	b := int(h>>8) % 256
-	if a == 172 && b >= 16 && b < 32 { // 172.16/12 is private
-		b += 16
+	for {
+		h := mix(uint64(i) + 0x1234)
+		first := []int{3, 13, 18, 23, 34, 35, 44, 52, 54, 63, 64, 66, 69, 72, 74, 76, 91, 93, 104, 108, 136, 140, 142, 151, 157, 162, 172, 185, 199, 203, 208, 216}
+		a := first[h%uint64(len(first))]
+		b := int(h>>8) % 256
+		if a == 172 && b >= 16 && b < 32 { // 172.16/12 is private
+			b += 16
+		}
+		if a == 203 && b == 0 { // 203.0.113/24 is documentation
+			b = 1
+		}
+		addr := netip.AddrFrom4([4]byte{byte(a), byte(b), byte(int(h>>16) % 256), byte(int(h>>24)%254 + 1)})
+		// An address on a built-in threat list would make its caller a
+		// finding no attack explains: take another.
+		if intel.Default().IP(addr) == nil {
+			return addr.String()
+		}
+		i += 1 << 40
 	}
-	if a == 203 && b == 0 { // 203.0.113/24 is documentation
-		b = 1
-	}
-	return fmt.Sprintf("%d.%d.%d.%d", a, b, int(h>>16)%256, int(h>>24)%254+1)
 }
