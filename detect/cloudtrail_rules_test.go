@@ -293,3 +293,32 @@ func TestCallerIntel(t *testing.T) {
 		})
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	for _, tt := range []struct {
+		s, sub string
+		want   bool
+	}{
+		{"os/linux#6.1-KALI1", "kali", true},
+		{"Kali", "kali", true},
+		{"kal", "kali", false},
+		{"", "kali", false},
+		{"K@LI k`li", "kali", false}, // '@'|0x20 is '`': the pre-check is not the test
+		{"md/distrib#ParRot", "parrot", true},
+	} {
+		if got := containsFold(tt.s, tt.sub); got != tt.want {
+			t.Errorf("containsFold(%q, %q) = %v", tt.s, tt.sub, got)
+		}
+	}
+}
+
+func BenchmarkPenTestUserAgent(b *testing.B) {
+	ua := "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.1.0-18-amd64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#debian.12 md/prompt#off md/command#ec2.describe-instances"
+	for b.Loop() {
+		for _, d := range pentestDistributions {
+			if containsFold(ua, d.name) {
+				b.Fatal("matched")
+			}
+		}
+	}
+}
