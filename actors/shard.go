@@ -287,9 +287,7 @@ func (e errKey) Error() string { return "actors: malformed entity key " + string
 func (s *shardActor) flush(ctx actor.Context) {
 	// Everything is written for a drain, and when the shard runs more
 	// entities than its share of the cap: only written ones passivate.
-	limit := int(s.host.liveCap.Load())
-	all := s.drain != nil || limit > 0 && len(s.children) > limit
-	keys, ok := s.core.Begin(all)
+	keys, ok := s.core.Begin(s.drain != nil || s.overCap())
 	if !ok {
 		return
 	}
@@ -336,10 +334,10 @@ func (s *shardActor) passivateIdle(ctx actor.Context) {
 // node's live entities (HostConfig.MaxLiveEntities), down to 90% of it so
 // that a sweep frees room for a while.
 func (s *shardActor) passivateOverCap(ctx actor.Context) {
-	limit := int(s.host.liveCap.Load())
-	if limit <= 0 || len(s.children) <= limit {
+	if !s.overCap() {
 		return
 	}
+	limit := int(s.host.liveCap.Load())
 	type idle struct {
 		key  string
 		tick uint64
@@ -364,6 +362,13 @@ func (s *shardActor) passivateOverCap(ctx actor.Context) {
 		delete(s.children, e.key)
 		s.host.cfg.Stats.Passivated.Add(1)
 	}
+}
+
+// overCap reports whether the shard runs more entities than its share of
+// the node's cap.
+func (s *shardActor) overCap() bool {
+	limit := int(s.host.liveCap.Load())
+	return limit > 0 && len(s.children) > limit
 }
 
 func (s *shardActor) inspect(ctx actor.Context, m *inspectRequest) {

@@ -37,19 +37,17 @@ func (e *Engine) s3Settings(p *profiles.Principal, ev *event.Event, out []findin
 	}
 	params := ct.RequestParameters
 	bucket := params["bucketName"]
+	// A Put turns Block Public Access off only with a flag false.
+	putOn := func() bool { return strings.HasPrefix(ct.EventName, "Put") && !publicAccessOff(params) }
 	var typ, title string
 	switch ct.EventName {
-	case "DeleteAccountPublicAccessBlock":
-		typ, title = TypeAccountBlockPublicAccessOff, "Amazon S3 Block Public Access was disabled for the account."
-	case "PutAccountPublicAccessBlock":
-		if !publicAccessOff(params) {
+	case "DeleteAccountPublicAccessBlock", "PutAccountPublicAccessBlock":
+		if putOn() {
 			return out
 		}
 		typ, title = TypeAccountBlockPublicAccessOff, "Amazon S3 Block Public Access was disabled for the account."
-	case "DeleteBucketPublicAccessBlock":
-		typ, title = TypeBucketBlockPublicAccessOff, "Amazon S3 Block Public Access was disabled for S3 bucket "+bucket+"."
-	case "PutBucketPublicAccessBlock":
-		if !publicAccessOff(params) {
+	case "DeleteBucketPublicAccessBlock", "PutBucketPublicAccessBlock":
+		if putOn() {
 			return out
 		}
 		typ, title = TypeBucketBlockPublicAccessOff, "Amazon S3 Block Public Access was disabled for S3 bucket "+bucket+"."

@@ -69,6 +69,18 @@ next:
 	return out
 }
 
+// MergeInto merges occurrence o into the finding of its id in m, or adds
+// a copy of o when m has none; it reports whether it added one.
+func MergeInto(m map[string]*Finding, o *Finding) (added bool) {
+	if f, ok := m[o.ID]; ok {
+		f.Merge(o)
+		return false
+	}
+	cp := *o
+	m[o.ID] = &cp
+	return true
+}
+
 // compareRank compares the ranks of a and b: eventLastSeen, then Rank,
 // then the canonical JSON of the details, which is computed only when the
 // first two tie.

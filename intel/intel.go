@@ -127,22 +127,25 @@ func LoadFS(fsys fs.FS) (*Set, error) {
 	trusted := map[string]bool{}
 	var trustedIPs []netip.Prefix
 	for _, e := range entries {
-		name := e.Name()
-		ext := path.Ext(name)
-		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !slices.Contains(listExts, ext) {
+		if !isListFile(e) {
 			continue
 		}
-		domains, err := readList(fsys, name)
+		name := e.Name()
+		base := strings.TrimSuffix(name, path.Ext(name))
+		isTrusted := strings.HasPrefix(base, "trusted")
+		var domains []string
+		err := eachLine(fsys, name, func(line string) {
+			domains = appendEntries(domains, line)
+			if isTrusted {
+				trustedIPs = appendIP(trustedIPs, line)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
-		base := strings.TrimSuffix(name, ext)
-		if strings.HasPrefix(base, "trusted") {
+		if isTrusted {
 			for _, d := range domains {
 				trusted[d] = true
-			}
-			if trustedIPs, err = readIPs(fsys, name, trustedIPs); err != nil {
-				return nil, err
 			}
 			continue
 		}
@@ -181,17 +184,16 @@ func (s *Set) loadIPLists(fsys fs.FS) error {
 			return err
 		}
 		for _, e := range entries { // ReadDir sorts by name
-			name := e.Name()
-			ext := path.Ext(name)
-			if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !slices.Contains(listExts, ext) {
+			if !isListFile(e) {
 				continue
 			}
-			prefixes, err := readIPs(fsys, path.Join(d.dir, name), nil)
-			if err != nil {
+			name := e.Name()
+			var prefixes []netip.Prefix
+			if err := eachLine(fsys, path.Join(d.dir, name), func(line string) { prefixes = appendIP(prefixes, line) }); err != nil {
 				return err
 			}
 			idx := len(s.ipLists)
-			s.ipLists = append(s.ipLists, ipList{strings.TrimSuffix(name, ext), d.kind})
+			s.ipLists = append(s.ipLists, ipList{strings.TrimSuffix(name, path.Ext(name)), d.kind})
 			for _, p := range prefixes {
 				if !p.IsSingleIP() {
 					s.prefixes = append(s.prefixes, listedPrefix{p, idx})
@@ -207,32 +209,21 @@ func (s *Set) loadIPLists(fsys fs.FS) error {
 	return nil
 }
 
-// readIPs appends the addresses (as single-address prefixes) and networks
-// of one list file to out.
-func readIPs(fsys fs.FS, name string, out []netip.Prefix) ([]netip.Prefix, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, err
+// appendIP appends the address (as a single-address prefix) or network of
+// one list line to out; anything else adds nothing.
+func appendIP(out []netip.Prefix, line string) []netip.Prefix {
+	line = strings.TrimSpace(line)
+	if i := strings.IndexAny(line, " \t#"); i >= 0 {
+		line = line[:i]
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.IndexAny(line, " \t#"); i >= 0 {
-			line = line[:i]
-		}
-		if p, err := netip.ParsePrefix(line); err == nil {
-			out = append(out, p.Masked())
-		} else if a, err := netip.ParseAddr(line); err == nil {
-			a = a.Unmap()
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-		}
+	if p, err := netip.ParsePrefix(line); err == nil {
+		return append(out, p.Masked())
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if a, err := netip.ParseAddr(line); err == nil {
+		a = a.Unmap()
+		return append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
-	return out, nil
+	return out
 }
 
 // IP returns the IP lists addr is on, at most one match per kind (the
@@ -268,23 +259,29 @@ func (s *Set) IP(addr netip.Addr) []IPMatch {
 	return out
 }
 
-// readList returns the domains of one list file.
-func readList(fsys fs.FS, name string) ([]string, error) {
+// isListFile reports whether a directory entry is a list file: a regular,
+// not hidden file with one of listExts.
+func isListFile(e fs.DirEntry) bool {
+	name := e.Name()
+	return e.Type().IsRegular() && !strings.HasPrefix(name, ".") && slices.Contains(listExts, path.Ext(name))
+}
+
+// eachLine calls fn with every line of the list file name.
+func eachLine(fsys fs.FS, name string, fn func(line string)) error {
 	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	for sc.Scan() {
-		out = appendEntries(out, sc.Text())
+		fn(sc.Text())
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return out, nil
+	return nil
 }
 
 // appendEntries appends the domains of one list line to out.

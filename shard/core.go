@@ -478,12 +478,7 @@ func (c *Core) aggregate() error {
 	}
 	for i := range c.occurrences {
 		occ := &c.occurrences[i]
-		if f, ok := c.cache[occ.ID]; ok {
-			f.Merge(occ)
-		} else {
-			cp := *occ
-			c.cache[occ.ID] = &cp
-		}
+		findings.MergeInto(c.cache, occ)
 		c.dirtyFindings[occ.ID] = true
 	}
 	clear(c.occurrences)

@@ -97,8 +97,8 @@ func TestReport(t *testing.T) {
 	sc := &ScenarioResult{Name: "mixed", Sources: []string{"cloudtrail", "vpcflow", "dns"},
 		Max:   &PhaseResult{Name: "max", Records: 1000, Events: 1200, Seconds: 1, RPS: 1000, EPS: 1200, Drained: true, LatencyP50MS: 900, LatencyP99MS: 1500},
 		Rate:  &PhaseResult{Name: "rate", TargetRPS: 500, Records: 500, Seconds: 1, RPS: 500, Drained: true, LatencyP50MS: 200, LatencyP95MS: 300, LatencyP99MS: 400},
-		Ref:   &RefResult{Records: 1500, RPS: 4000, EPS: 4500, Entities: 10, BytesPerEntity: 300},
-		Ratio: 0.25, Expected: 2, Found: 2, Recall: 1, Entities: 10, PebbleBytes: 5000, BytesPerEntity: 500,
+		Ref:   &RefResult{Records: 1500, RPS: 4000, EPS: 4500, Footprint: Footprint{Entities: 10, BytesPerEntity: 300}},
+		Ratio: 0.25, Expected: 2, Found: 2, Recall: 1, Footprint: Footprint{Entities: 10, PebbleBytes: 5000, BytesPerEntity: 500},
 		Nodes:   []NodeResult{{Name: "n1", RSSPeak: 100 << 20, HeapPeak: 50 << 20}},
 		Attacks: []Attack{{Phase: "max", Kind: "portscan", Found: true, LatencyMS: 900}, {Phase: "rate", Kind: "dns-tunnel", Found: true, LatencyMS: 200}},
 		Samples: []Sample{{T: 1, Phase: "max", RecordsPerS: 900, IngestLag: 10}, {T: 2, Phase: "rate", RecordsPerS: 500, ShardsLag: 5}}}

@@ -22,20 +22,14 @@ import (
 
 // RefResult is what the reference loop measured.
 type RefResult struct {
-	Records                 int64   `json:"records"`
-	Events                  int64   `json:"events"`
-	Seconds                 float64 `json:"seconds"`
-	RPS                     float64 `json:"records_per_s"`
-	EPS                     float64 `json:"events_per_s"`
-	Entities                int64   `json:"entities"`
-	PebbleBytes             int64   `json:"pebble_bytes"`
-	BytesPerEntity          float64 `json:"bytes_per_entity"`
-	PebbleCompactedBytes    int64   `json:"pebble_compacted_bytes"`
-	CompactedBytesPerEntity float64 `json:"compacted_bytes_per_entity"`
-	CPUSeconds              float64 `json:"cpu_seconds"`
-	CPUPerMRecords          float64 `json:"cpu_s_per_m_records"`
-	Findings                int     `json:"findings"`
-	DecodeErrors            int64   `json:"decode_errors"`
+	Records int64   `json:"records"`
+	Events  int64   `json:"events"`
+	Seconds float64 `json:"seconds"`
+	RPS     float64 `json:"records_per_s"`
+	EPS     float64 `json:"events_per_s"`
+	Footprint
+	Findings     int   `json:"findings"`
+	DecodeErrors int64 `json:"decode_errors"`
 	// Missing counts records produced that the reference could not read
 	// (deleted from the raw topics before it ran).
 	Missing int64 `json:"missing_records,omitempty"`
@@ -184,10 +178,7 @@ func runReference(ctx context.Context, brokers []string, topics kafka.Topics, fr
 	if res.PebbleCompactedBytes, err = compactedSize(ctx, dir); err != nil {
 		return nil, err
 	}
-	if res.Entities > 0 {
-		res.BytesPerEntity = float64(res.PebbleBytes) / float64(res.Entities)
-		res.CompactedBytesPerEntity = float64(res.PebbleCompactedBytes) / float64(res.Entities)
-	}
+	res.perEntity()
 	return res, nil
 }
 
@@ -259,11 +250,7 @@ func (ref *reference) applyEvent(ev *event.Event) {
 	ref.dirty[key] = true
 	for i := range occ {
 		f := &occ[i]
-		if old, ok := ref.found[f.ID]; ok {
-			old.Merge(f)
-		} else {
-			c := *f
-			ref.found[f.ID] = &c
+		if findings.MergeInto(ref.found, f) {
 			ref.entityOf[f.ID] = key
 		}
 		ref.changed[f.ID] = true

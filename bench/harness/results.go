@@ -89,6 +89,33 @@ type RunInfo struct {
 	CPUModel    string    `json:"cpu_model,omitempty"`
 }
 
+// Footprint is what vigil or the reference loop kept and spent: entities,
+// Pebble's size on disk, and CPU.
+type Footprint struct {
+	Entities int64 `json:"entities"`
+	// PebbleBytes is Pebble's size on disk after the run; BytesPerEntity
+	// that over Entities. PebbleCompactedBytes is its size once flushed
+	// and compacted whole (no write-ahead log, no overwritten versions:
+	// what the entities themselves take).
+	PebbleBytes             int64   `json:"pebble_bytes"`
+	BytesPerEntity          float64 `json:"bytes_per_entity"`
+	PebbleCompactedBytes    int64   `json:"pebble_compacted_bytes"`
+	CompactedBytesPerEntity float64 `json:"compacted_bytes_per_entity"`
+	CPUSeconds              float64 `json:"cpu_seconds"`
+	CPUPerMRecords          float64 `json:"cpu_s_per_m_records"`
+}
+
+// perEntity sets BytesPerEntity and CompactedBytesPerEntity from the
+// totals that are known.
+func (f *Footprint) perEntity() {
+	if f.Entities > 0 && f.PebbleBytes > 0 {
+		f.BytesPerEntity = float64(f.PebbleBytes) / float64(f.Entities)
+	}
+	if f.Entities > 0 && f.PebbleCompactedBytes > 0 {
+		f.CompactedBytesPerEntity = float64(f.PebbleCompactedBytes) / float64(f.Entities)
+	}
+}
+
 // ScenarioResult is one scenario's figures.
 type ScenarioResult struct {
 	Name    string       `json:"name"`
@@ -120,18 +147,9 @@ type ScenarioResult struct {
 	Findings       int      `json:"findings"`
 	Attacks        []Attack `json:"attacks"`
 
-	Nodes    []NodeResult `json:"nodes"`
-	Entities int64        `json:"entities"`
-	// PebbleBytes is the size of the nodes' pebble/ directories after the
-	// run; BytesPerEntity that over Entities. PebbleCompactedBytes is their
-	// size once flushed and compacted whole (no write-ahead log, no
-	// overwritten versions: what the entities themselves take).
-	PebbleBytes             int64   `json:"pebble_bytes"`
-	BytesPerEntity          float64 `json:"bytes_per_entity"`
-	PebbleCompactedBytes    int64   `json:"pebble_compacted_bytes"`
-	CompactedBytesPerEntity float64 `json:"compacted_bytes_per_entity"`
-	CPUSeconds              float64 `json:"cpu_seconds"`
-	CPUPerMRecords          float64 `json:"cpu_s_per_m_records"`
+	Nodes []NodeResult `json:"nodes"`
+	// Footprint is the nodes': their pebble/ directories after the run.
+	Footprint
 	// CPUIncludesHarness: the node runs in the harness's process, so its
 	// CPU and RSS include the broker, the load generator and the findings
 	// reader.

@@ -295,12 +295,7 @@ func runScenario(ctx context.Context, cfg *Config, name, dir string, bar *progre
 			sr.Errors = append(sr.Errors, "compacting "+dir+": "+err.Error())
 		}
 	}
-	if sr.Entities > 0 && sr.PebbleBytes > 0 {
-		sr.BytesPerEntity = float64(sr.PebbleBytes) / float64(sr.Entities)
-	}
-	if sr.Entities > 0 && sr.PebbleCompactedBytes > 0 {
-		sr.CompactedBytesPerEntity = float64(sr.PebbleCompactedBytes) / float64(sr.Entities)
-	}
+	sr.perEntity()
 	bar.describe(name + ": reference loop")
 	sr.Ref, err = runReference(ctx, t.brokers, t.topics, from, to, cfg.Regions, cfg.FlushInterval, filepath.Join(dir, "reference"))
 	if err != nil {
