@@ -3,6 +3,7 @@ package detect
 import (
 	"time"
 
+	"github.com/vigil-sec/vigil/geoip"
 	"github.com/vigil-sec/vigil/intel"
 	"github.com/vigil-sec/vigil/profiles"
 )
@@ -19,6 +20,11 @@ type Config struct {
 	// Intel is the threat-intelligence set of the threat-list detectors
 	// (CryptoCurrency:EC2/BitcoinTool.B!DNS). Nil disables them.
 	Intel *intel.Set
+
+	// Geo tells the network, country and location of caller addresses
+	// (baselines, ConsoleLoginSuccess.B, remoteIpDetails). Nil knows
+	// nothing: the detectors that need it degrade as their files say.
+	Geo *geoip.DB
 
 	// GlobalEventRegion, when set, restricts findings from CloudTrail
 	// events of global services (IAM, STS, sign-in, ...), which ingest
