@@ -26,11 +26,18 @@ type Config struct {
 	// nothing: the detectors that need it degrade as their files say.
 	Geo *geoip.DB
 
-	// GlobalEventRegion, when set, restricts findings from CloudTrail
-	// events of global services (IAM, STS, sign-in, ...), which ingest
-	// broadcasts to every enabled region, to that one region. Empty keeps
-	// GuardDuty's behaviour: a finding in every region (spec §4.9).
-	GlobalEventRegion string
+	// GlobalFindings says where a finding caused by an event of a global
+	// service (IAM, STS, sign-in, ...) is raised. Ingest broadcasts such an
+	// event to every enabled region, and every region's profile learns
+	// from it (spec §4.9). GlobalFindingsOnce, the default (""), raises
+	// its findings once, in the region the event is logged in, listing
+	// Regions in additionalInfo.regions; GlobalFindingsPerRegion raises
+	// them in every region, as GuardDuty does.
+	GlobalFindings string
+	// Regions are the enabled regions global-service events are broadcast
+	// to. When the region an event is logged in is not one of them, its
+	// findings go to the first. Empty: the logged region, whatever it is.
+	Regions []string
 
 	// PortscanWindow and PortscanPorts: Recon:EC2/Portscan fires when the
 	// entity probes at least PortscanPorts distinct ports of one remote host

@@ -21,6 +21,7 @@
 package detect
 
 import (
+	"slices"
 	"time"
 
 	"github.com/vigil-sec/vigil/event"
@@ -56,8 +57,9 @@ const (
 // Engine may serve any number of entity actors concurrently; each profile
 // must be used by one goroutine at a time.
 type Engine struct {
-	cfg   Config
-	allow map[string]bool // DNSTunnelAllow
+	cfg     Config
+	allow   map[string]bool // DNSTunnelAllow
+	regions []string        // Regions, sorted, for additionalInfo.regions
 }
 
 // New returns an engine with configuration cfg (zero thresholds take their
@@ -68,6 +70,7 @@ func New(cfg Config) *Engine {
 	for _, d := range cfg.DNSTunnelAllow {
 		e.allow[d] = true
 	}
+	e.regions = slices.Sorted(slices.Values(cfg.Regions))
 	return e
 }
 
@@ -101,13 +104,16 @@ func (e *Engine) Apply(p profiles.Profile, ev *event.Event) (occ []findings.Find
 		if ct == nil {
 			return nil, true
 		}
-		if ct.Global && e.cfg.GlobalEventRegion != "" && ev.Region != e.cfg.GlobalEventRegion {
+		if ct.Global && !e.globalHome(ev) {
 			return nil, true
 		}
 		for i := range registry {
 			if d := registry[i].principal; d != nil {
 				out = d(e, p, ev, out)
 			}
+		}
+		if ct.Global && e.cfg.GlobalFindings != GlobalFindingsPerRegion {
+			e.listRegions(out)
 		}
 	case *profiles.Network:
 		var buf [readyFlows]profiles.OrientedFlow

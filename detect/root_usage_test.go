@@ -2,10 +2,12 @@ package detect
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/profiles"
 )
 
 func TestRootCredentialUsagePanther(t *testing.T) {
@@ -123,33 +125,49 @@ func TestRootCredentialUsageRules(t *testing.T) {
 	}
 }
 
-// TestGlobalEventRegion: global-service events arrive once per enabled
-// region; GlobalEventRegion keeps their findings in one.
-func TestGlobalEventRegion(t *testing.T) {
+// TestGlobalFindings: a global-service event arrives once per enabled
+// region and every region's profile learns from it, but its finding is
+// raised once, in the region it is logged in (or the first enabled one),
+// listing the regions; per-region mode raises one in every region.
+func TestGlobalFindings(t *testing.T) {
 	rec := []byte(`{"eventTime": "2026-03-08T21:44:02Z", "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
 	 "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.9", "eventType": "AwsConsoleSignIn", "recipientAccountId": "111122223333",
 	 "responseElements": {"ConsoleLogin": "Success"},
 	 "userIdentity": {"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"}}`)
+	all := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 	for _, tc := range []struct {
-		home string
-		want int
-	}{{"", 3}, {"us-east-1", 1}, {"eu-west-1", 1}} {
+		mode    string
+		regions []string
+		want    []string // regions of the findings
+		listed  string   // additionalInfo.regions, as JSON
+	}{
+		{"", all, []string{"us-east-1"}, `["ap-southeast-2","eu-west-1","us-east-1"]`},
+		{GlobalFindingsOnce, all[1:], []string{"eu-west-1"}, `["ap-southeast-2","eu-west-1"]`},
+		{GlobalFindingsPerRegion, all, all, ``},
+	} {
 		cfg := DefaultConfig()
-		cfg.GlobalEventRegion = tc.home
+		cfg.GlobalFindings, cfg.Regions = tc.mode, tc.regions
 		w := newWorld(cfg)
-		ids := map[string]bool{}
-		for _, region := range []string{"us-east-1", "eu-west-1", "ap-southeast-2"} {
+		var got []string
+		for _, region := range tc.regions {
 			ev := cloudTrailEvent(t, rec)
 			ev.Region = region // ingest's broadcast copy
 			for _, f := range w.apply(ev) {
-				ids[f.ID] = true
-				if f.Region != region {
-					t.Errorf("finding region %s for the %s copy", f.Region, region)
+				got = append(got, f.Region)
+				listed, _ := json.Marshal(f.Service.AdditionalInfo["regions"])
+				if tc.listed == "" && f.Service.AdditionalInfo["regions"] != nil || tc.listed != "" && string(listed) != tc.listed {
+					t.Errorf("mode %q: additionalInfo.regions %s, want %s", tc.mode, listed, tc.listed)
 				}
 			}
+			if p := w.profiles[ev.Key()].(*profiles.Principal); p.LastEvent.IsZero() {
+				t.Errorf("mode %q: the %s profile did not learn from the event", tc.mode, region)
+			}
 		}
-		if len(ids) != tc.want {
-			t.Errorf("GlobalEventRegion %q: %d findings, want %d", tc.home, len(ids), tc.want)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("mode %q: findings in %v, want %v", tc.mode, got, tc.want)
 		}
+	}
+	if _, err := ParseGlobalFindings("everywhere"); err == nil {
+		t.Error("ParseGlobalFindings accepted an unknown mode")
 	}
 }

@@ -51,6 +51,10 @@ type Config struct {
 	// Regions are the enabled regions global-service events are broadcast
 	// to. Default: every commercial region (sources.CommercialRegions).
 	Regions []string
+	// GlobalFindings is where the findings of a global-service event are
+	// raised (detect.Config.GlobalFindings). Default: once, in the region
+	// the event is logged in.
+	GlobalFindings string
 	// DefaultRegion places records without a region. Default us-east-1.
 	DefaultRegion string
 	// FlowFormat is the VPC flow-log format of records without a header.
@@ -207,6 +211,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	dc := detect.DefaultConfig()
 	dc.Intel = set
+	dc.GlobalFindings, dc.Regions = cfg.GlobalFindings, cfg.Regions
 	engine := detect.New(dc)
 
 	// Every metric names the node, so that a cluster's metrics can be

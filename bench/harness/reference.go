@@ -188,7 +188,9 @@ func (ref *reference) init() error {
 		return err
 	}
 	ref.ct, ref.dns = sources.NewCloudTrailDecoder(sources.Limits{}), sources.NewDNSDecoder(sources.Limits{})
-	ref.engine = detect.New(detect.DefaultConfig())
+	dc := detect.DefaultConfig()
+	dc.Regions = ref.regions // as a node's: global-service findings once
+	ref.engine = detect.New(dc)
 	ref.profiles, ref.dirty = make(map[string]profiles.Profile), make(map[string]bool)
 	ref.found, ref.entityOf, ref.changed = make(map[string]*findings.Finding), make(map[string]string), make(map[string]bool)
 	return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/cluster"
+	"github.com/vigil-sec/vigil/detect"
 	"github.com/vigil-sec/vigil/kafka"
 	"github.com/vigil-sec/vigil/node"
 	"github.com/vigil-sec/vigil/sources"
@@ -233,6 +234,7 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	fs.IntVar(&rawParts, "raw-partitions", 4, "partitions of raw topics vigil creates")
 	fs.IntVar(&replicas, "replication", 1, "replication factor of topics vigil creates")
 	fs.StringVar(&regions, "regions", "", "enabled regions global-service events are broadcast to (comma-separated; default all commercial regions)")
+	fs.StringVar(&cfg.GlobalFindings, "global-findings", detect.GlobalFindingsOnce, "where a global-service event's findings are raised: once (in the region it is logged in, listing the regions that learned from it) or per-region (in every enabled region, as GuardDuty does)")
 	fs.StringVar(&cfg.DefaultRegion, "default-region", "us-east-1", "region of records that carry none (VPC flow logs without the region field)")
 	fs.StringVar(&cfg.FlowFormat, "vpcflow-format", "", "VPC flow-log format of records without a header line (default: version 2 default format)")
 	fs.StringVar(&cfg.IntelDir, "intel-dir", "", "directory of threat-intelligence lists (default: built-in lists)")
@@ -335,6 +337,9 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	cfg.Gossip.Insecure, cfg.Admin.Insecure = insecureGossip, insecureAdmin
 	cfg.Gossip.AdvertiseAddr = cfg.AdvertiseAddr
 	cfg.Topics.Shards, cfg.Topics.RawPartitions, cfg.Topics.Replication = int32(shards), int32(rawParts), int16(replicas)
+	if cfg.GlobalFindings, err = detect.ParseGlobalFindings(cfg.GlobalFindings); err != nil {
+		return o, err
+	}
 	if cfg.Regions, err = sources.ParseRegions(regions); err != nil {
 		return o, err
 	}
