@@ -202,22 +202,28 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("no %s finding", typ)
 		}
 	}
-	// Root activity on IAM (a global service) is seen in every enabled
-	// region, aggregated into one finding per region.
+	// Root activity on IAM and sign-in (global services) is learned in
+	// every enabled region but raises one finding, in the region it is
+	// logged in, listing the regions.
 	root := got["Policy:IAMUser/RootCredentialUsage"]
-	var regions []string
-	for _, f := range root {
-		regions = append(regions, f.Region)
-		if f.Service.Count < 2 {
-			t.Errorf("root finding in %s not aggregated: count %d", f.Region, f.Service.Count)
-		}
-		if f.Severity != 2 {
-			t.Errorf("root finding severity %v, want 2", f.Severity)
-		}
+	if len(root) != 1 {
+		t.Fatalf("%d root findings, want 1 (global-service events raise theirs once)", len(root))
 	}
-	slices.Sort(regions)
-	if !slices.Equal(regions, []string{"eu-west-1", "us-east-1", "us-west-2"}) {
-		t.Errorf("root findings in regions %v, want every enabled region", regions)
+	if f := root[0]; f.Region != "us-east-1" || f.Service.Count < 2 || f.Severity != 2 {
+		t.Errorf("root finding in %s, count %d, severity %v: want us-east-1, aggregated, 2", f.Region, f.Service.Count, f.Severity)
+	}
+	var info struct {
+		Service struct {
+			AdditionalInfo struct {
+				Regions []string `json:"regions"`
+			} `json:"additionalInfo"`
+		} `json:"service"`
+	}
+	if err := json.Unmarshal(root[0].raw, &info); err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Service.AdditionalInfo.Regions; !slices.Equal(got, []string{"eu-west-1", "us-east-1", "us-west-2"}) {
+		t.Errorf("root finding lists regions %v, want every enabled region", got)
 	}
 	for _, f := range got["UnauthorizedAccess:EC2/SSHBruteForce"] {
 		if f.Service.ResourceRole != "TARGET" || f.Severity != 2 {
