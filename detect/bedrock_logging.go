@@ -20,6 +20,7 @@ func (e *Engine) bedrockLoggingDisabled(p *profiles.Principal, ev *event.Event, 
 		return out
 	}
 	f := callFinding(TypeBedrockLoggingDisabled, findings.SeverityMedium, p, ev, nil)
+	because(&f, "a successful bedrock DeleteModelInvocationLoggingConfiguration", "api", ct.EventName)
 	f.Title = "Amazon Bedrock model invocation logging was disabled."
 	f.Description = "Model invocation logging for Amazon Bedrock was disabled by " + principalLabel(&ct.Identity) +
 		". Invocations of the account's models are no longer recorded."

@@ -49,6 +49,8 @@ func (e *Engine) cloudTrailLoggingDisabled(p *profiles.Principal, ev *event.Even
 		affected = map[string]string{"AWS::CloudTrail::Trail": trail}
 	}
 	f := callFinding(TypeCloudTrailLoggingDisabled, findings.SeverityLow, p, ev, affected, trail)
+	because(&f, "a successful StopLogging or DeleteTrail, or an UpdateTrail setting includeGlobalServiceEvents false",
+		"api", ct.EventName, "trail", trail, "includeGlobalServiceEvents", ct.RequestParameters["includeGlobalServiceEvents"])
 	who := principalLabel(&ct.Identity)
 	f.Title = "AWS CloudTrail trail " + trail + " was disabled."
 	f.Description = "AWS CloudTrail trail " + trail + " was disabled by " + who + " calling " + ct.EventName +

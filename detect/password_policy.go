@@ -56,6 +56,8 @@ func (e *Engine) passwordPolicyChange(p *profiles.Principal, ev *event.Event, ou
 	if ct.ErrorCode != "" {
 		verb = "was attempted to be changed (" + ct.ErrorCode + ")"
 	}
+	because(&f, ct.EventName+" (attempts count): severity by the weaknesses of the policy it leaves",
+		"weaknesses", strings.Join(weak, "; "), "errorCode", ct.ErrorCode)
 	f.Title = "Account password policy " + verb + "."
 	f.Description = "The account password policy " + verb + " by " + principalLabel(&ct.Identity) + " calling " + ct.EventName + "."
 	if len(weak) > 0 {

@@ -52,6 +52,8 @@ func (e *Engine) rootCredentialUsage(p *profiles.Principal, ev *event.Event, out
 	if ct.SourceIP != "" {
 		from = " from " + ct.SourceIP
 	}
+	because(&f, "userIdentity.type is Root and the call was not made by an AWS service", "userIdentityType", id.Type,
+		"invokedBy", id.InvokedBy, "eventType", ct.EventType, "accessKeyId", id.AccessKeyID)
 	f.Title = "The API " + ct.EventName + " was invoked using " + which + "."
 	f.Description = "The API " + ct.EventName + " was invoked using " + which + from +
 		". The root user has unrestricted access to the account; AWS recommends using it only for the few tasks that require it."

@@ -66,10 +66,30 @@ func (e *Engine) s3Settings(p *profiles.Principal, ev *event.Event, out []findin
 		f = callFinding(typ, findings.SeverityLow, p, ev, map[string]string{"AWS::S3::Bucket": bucket}, bucket)
 		f.Resource.S3BucketDetails = []findings.S3BucketDetail{{Name: bucket, Arn: "arn:aws:s3:::" + bucket, Type: "Destination"}}
 	}
+	because(&f, reasons[typ], s3Observed(ct.EventName, params)...)
 	f.Title = title
 	f.Description = strings.TrimSuffix(title, ".") + " by " + principalLabel(&ct.Identity) + " calling " + ct.EventName +
 		". If this was not intended, data in the account's buckets may be exposed or its access go unrecorded."
 	return append(out, f)
+}
+
+// reasons say what raised each type of this file (additionalInfo.reason).
+var reasons = map[string]string{
+	TypeAccountBlockPublicAccessOff: "the account's Block Public Access deleted, or put with a flag false",
+	TypeBucketBlockPublicAccessOff:  "the bucket's Block Public Access deleted, or put with a flag false",
+	TypeS3ServerAccessLoggingOff:    "PutBucketLogging without LoggingEnabled",
+}
+
+// s3Observed lists the request values behind a finding of this file: the
+// API and the four Block Public Access flags a Put set.
+func s3Observed(api string, params map[string]string) []string {
+	out := []string{"api", api}
+	for _, flag := range publicAccessFlags {
+		if v, ok := params["PublicAccessBlockConfiguration."+flag]; ok {
+			out = append(out, flag, v)
+		}
+	}
+	return out
 }
 
 // publicAccessOff reports whether a Put*PublicAccessBlock request sets any
