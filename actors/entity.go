@@ -90,7 +90,7 @@ func (e *entityActor) Receive(ctx actor.Context) {
 		e.occurrences, e.deadLetters, e.counts = nil, nil, storage.Counters{}
 		clear(e.byID)
 	case *inspectRequest:
-		b, err := json.Marshal(e.profile)
+		b, err := e.inspect()
 		ctx.Respond(&inspectReply{profile: b, mark: e.mark, active: true, found: true, err: err})
 	}
 }
@@ -172,4 +172,20 @@ func (e *entityActor) fail(m *entityRecord, reason string) {
 		Reason: fmt.Sprintf("%s (raw record %s partition %d offset %d)", reason, ref.source, ref.partition, ref.offset)}
 	r := dl.record(0)
 	e.deadLetters = append(e.deadLetters, shard.DeadLetter{Key: r.Key, Value: r.Value})
+}
+
+// inspect returns the profile as JSON as it would be stored: through its
+// encoding, which leaves out what has expired (windows past the lateness
+// horizon) but memory still holds until the next change. A running entity
+// and a stored one thus show the same profile.
+func (e *entityActor) inspect() ([]byte, error) {
+	b, err := e.profile.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	p, err := profiles.Unmarshal(e.profile.Kind(), b)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(p)
 }

@@ -567,6 +567,15 @@ func (a *ingestActor) ingestRecord(r *kgo.Record, st *ingestStats, produce func(
 		if ev.Region == "" {
 			ev.Region = a.cfg.DefaultRegion
 		}
+		// What an EC2 call says about instances and interfaces goes to
+		// those network entities as events of their own, beside the
+		// caller's event.
+		if inv := ev.Inventory; inv != nil {
+			ev.Inventory = nil
+			sources.DeriveInventory(ev, inv, func(d *event.Event) {
+				events += a.produceEvent(d, ref, nil, dl, &oversized, produce)
+			})
+		}
 		if ev.CloudTrail == nil || !sources.IsGlobal(ev.CloudTrail) {
 			events += a.produceEvent(ev, ref, nil, dl, &oversized, produce)
 			return

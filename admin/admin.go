@@ -11,7 +11,12 @@
 //	                                 10000) &cursor=C (nextCursor of the previous
 //	                                 page) → {"actors":[...],"nextCursor":"..."}
 //	GET /api/v1/actors/{kind}/{id}   one entity's profile, with node and shard
-//	GET /api/v1/finding-types        the detector catalogue → {"findingTypes":[...]}
+//	GET /api/v1/finding-types        the detector catalogue, custom rules' types
+//	                                 included → {"findingTypes":[...]}
+//	POST /api/v1/intel/reload        reload this node's threat lists → the lists in
+//	                                 force with their entry counts; 422 with the
+//	                                 error when a list is malformed (the old
+//	                                 lists stay)
 //	GET /metrics                     Prometheus text format
 //	GET /debug/pprof/                Go runtime profiles
 //
@@ -42,6 +47,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-sec/vigil/detect"
+	"github.com/vigil-sec/vigil/geoip"
+	"github.com/vigil-sec/vigil/intel"
 )
 
 // Config configures the endpoint.
@@ -267,10 +274,26 @@ type Status struct {
 	// StoppedShards are the shards of this node that stopped (a flush
 	// that kept failing) while the node runs on.
 	StoppedShards []StoppedShard `json:"stoppedShards,omitempty"`
+	// GeoIP says which GeoIP databases the answering node has
+	// (--geoip-dir); without them remoteIpDetails carry the address alone,
+	// the baselines learn no ASN or country, and ConsoleLoginSuccess.B
+	// is off. Nil when the node does not say.
+	GeoIP *geoip.Status `json:"geoip,omitempty"`
 	// Unreachable are the live nodes whose status could not be added to
 	// the totals.
 	Unreachable []string `json:"unreachable,omitempty"`
 	Members     any      `json:"members"`
+	// Intel is this node's threat lists and their last reload.
+	Intel *intel.ReloadStatus `json:"intel,omitempty"`
+}
+
+// IntelReloader is a Backend whose threat lists can be reloaded on
+// request (POST /api/v1/intel/reload).
+type IntelReloader interface {
+	// ReloadIntel puts the lists' current files in force, or returns why
+	// it refused them and keeps the old lists; the status describes the
+	// lists in force either way.
+	ReloadIntel(ctx context.Context) (intel.ReloadStatus, error)
 }
 
 // StoppedShard is a shard that stopped, and why.
@@ -347,8 +370,13 @@ func Listen(cfg Config, b Backend, reg *prometheus.Registry, log *slog.Logger) (
 	mux.Handle("GET /api/v1/actors/{kind}/{id...}", s.auth(s.actor))
 	mux.Handle("GET /api/v1/cluster", s.auth(s.cluster))
 	mux.Handle("GET /api/v1/finding-types", s.auth(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string][]detect.TypeInfo{"findingTypes": detect.Catalogue()})
+		types := detect.Catalogue()
+		if b, ok := s.b.(interface{ FindingTypes() []detect.TypeInfo }); ok { // custom rules' types too
+			types = b.FindingTypes()
+		}
+		writeJSON(w, http.StatusOK, map[string][]detect.TypeInfo{"findingTypes": types})
 	}))
+	mux.Handle("POST /api/v1/intel/reload", s.auth(s.reloadIntel))
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP))
 	// Go profiles, for operators chasing CPU or memory; token-protected
 	// like the API.
@@ -539,6 +567,23 @@ func (s *Server) cluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, c)
+}
+
+func (s *Server) reloadIntel(w http.ResponseWriter, r *http.Request) {
+	rl, ok := s.b.(IntelReloader)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "this node cannot reload threat lists")
+		return
+	}
+	st, err := rl.ReloadIntel(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, struct {
+			Error string `json:"error"`
+			intel.ReloadStatus
+		}{err.Error(), st})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {

@@ -78,7 +78,7 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 	for i, f := range registry {
 		n := 0
-		for _, set := range []bool{f.principal != nil, f.flow != nil, f.dns != nil} {
+		for _, set := range []bool{f.principal != nil, f.flow != nil, f.dns != nil, f.correlate != nil} {
 			if set {
 				n++
 			}

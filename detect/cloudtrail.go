@@ -2,11 +2,13 @@ package detect
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/vigil-sec/vigil/event"
 	"github.com/vigil-sec/vigil/findings"
+	"github.com/vigil-sec/vigil/geoip"
 	"github.com/vigil-sec/vigil/profiles"
 )
 
@@ -100,6 +102,75 @@ func remoteIP(a netip.Addr) *findings.RemoteIPDetails {
 		return &findings.RemoteIPDetails{IPAddressV4: a.String()}
 	}
 	return &findings.RemoteIPDetails{IPAddressV6: a.String()}
+}
+
+// enrich fills the remoteIpDetails of the occurrences an event raised
+// with what the GeoIP databases (Config.Geo) know of each address: the
+// organisation (the autonomous system's number and registered name; the
+// free databases have no separate ISP or organisation, so the AS name
+// stands for both, as it usually is the ISP), the country, the city and
+// the location. Without databases, or for an address they do not know,
+// the details keep the address alone. It runs once per event on its
+// occurrences, so every detector's findings get it without knowing of
+// it; Lookup is cached and allocates nothing for a known address.
+func (e *Engine) enrich(occ []findings.Finding) {
+	if e.cfg.Geo == nil {
+		return
+	}
+	for i := range occ {
+		a := &occ[i].Service.Action
+		if c := a.AwsAPICallAction; c != nil {
+			e.enrichIP(c.RemoteIPDetails)
+		}
+		if c := a.NetworkConnectionAction; c != nil {
+			e.enrichIP(c.RemoteIPDetails)
+		}
+		if c := a.PortProbeAction; c != nil {
+			for j := range c.PortProbeDetails {
+				e.enrichIP(c.PortProbeDetails[j].RemoteIPDetails)
+			}
+		}
+	}
+}
+
+// enrichIP fills d from the GeoIP databases, unless a detector already
+// did.
+func (e *Engine) enrichIP(d *findings.RemoteIPDetails) {
+	if d == nil || d.Organization != nil || d.Country != nil || d.City != nil || d.GeoLocation != nil {
+		return
+	}
+	s := d.IPAddressV4
+	if s == "" {
+		s = d.IPAddressV6
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return
+	}
+	info, ok := e.cfg.Geo.Lookup(addr)
+	if !ok {
+		return
+	}
+	geoDetails(d, info)
+}
+
+// geoDetails writes info into d.
+func geoDetails(d *findings.RemoteIPDetails, info geoip.Info) {
+	if info.ASN != 0 || info.Org != "" {
+		d.Organization = &findings.Organization{Org: info.Org, AsnOrg: info.Org, Isp: info.Org}
+		if info.ASN != 0 {
+			d.Organization.Asn = strconv.FormatUint(uint64(info.ASN), 10)
+		}
+	}
+	if info.Country != "" {
+		d.Country = &findings.Country{CountryCode: info.Country, CountryName: info.CountryName}
+	}
+	if info.City != "" {
+		d.City = &findings.City{CityName: info.City}
+	}
+	if info.HasLocation {
+		d.GeoLocation = &findings.GeoLocation{Lat: info.Lat, Lon: info.Lon}
+	}
 }
 
 // principalLabel names the caller in titles: "<userType> <userName>".

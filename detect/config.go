@@ -1,11 +1,15 @@
 package detect
 
 import (
+	"math"
 	"time"
 
+	"github.com/vigil-sec/vigil/awsranges"
 	"github.com/vigil-sec/vigil/geoip"
 	"github.com/vigil-sec/vigil/intel"
+	"github.com/vigil-sec/vigil/inventory"
 	"github.com/vigil-sec/vigil/profiles"
+	"github.com/vigil-sec/vigil/rules"
 )
 
 // Config holds the detectors' inputs and thresholds. The zero value of a
@@ -17,14 +21,39 @@ import (
 // within W/2 lies whole in one (profiles/window.go). "Within W" below
 // means within one such window.
 type Config struct {
-	// Intel is the threat-intelligence set of the threat-list detectors
-	// (CryptoCurrency:EC2/BitcoinTool.B!DNS). Nil disables them.
+	// Intel is the initial threat-intelligence set of the threat-list
+	// detectors (the IAMUser TorIPCaller and MaliciousIPCaller types,
+	// CryptoCurrency:EC2/BitcoinTool.B!DNS); Engine.SetIntel replaces it
+	// while the engine runs. Nil disables them.
 	Intel *intel.Set
+
+	// Rules are the custom detection rules (custom_rules.go). Nil runs
+	// none; DefaultConfig sets the starter rules.
+	Rules *rules.Set
 
 	// Geo tells the network, country and location of caller addresses
 	// (baselines, ConsoleLoginSuccess.B, remoteIpDetails). Nil knows
 	// nothing: the detectors that need it degrade as their files say.
 	Geo *geoip.DB
+
+	// AWSRanges is AWS's published address space (--aws-ip-ranges): it
+	// tells the InstanceCredentialExfiltration types whether a caller is
+	// inside AWS. Nil takes the bundled subset, which cannot tell that an
+	// address is outside AWS (instance_credentials.go).
+	AWSRanges *awsranges.Ranges
+	// Inventory is the EC2 inventory file (--inventory): which addresses
+	// and interfaces belong to which instance. Flow orientation and
+	// instanceDetails use it beside what CloudTrail teaches. Nil knows
+	// nothing.
+	Inventory *inventory.Index
+	// AffiliatedAccounts are the accounts of the deployment's organisation
+	// (--affiliated-accounts): InstanceCredentialExfiltration.InsideAWS
+	// from one of them is Medium, and says affiliated.
+	AffiliatedAccounts []string
+	// LeakedKeys are access key ids known to be leaked (--leaked-keys):
+	// CredentialAccess:IAMUser/CompromisedCredentials fires on their use.
+	// Nil knows none (compromised_credentials.go).
+	LeakedKeys *LeakedKeys
 
 	// GlobalFindings says where a finding caused by an event of a global
 	// service (IAM, STS, sign-in, ...) is raised. Ingest broadcasts such an
@@ -38,6 +67,23 @@ type Config struct {
 	// to. When the region an event is logged in is not one of them, its
 	// findings go to the first. Empty: the logged region, whatever it is.
 	Regions []string
+
+	// LearningPeriod is how long after a principal's first event, in event
+	// time, its baseline only learns: no *:IAMUser/AnomalousBehavior
+	// finding is raised for its calls before that (spec §4.8). It is at
+	// least AnomalyWindow. AnomalyWindow groups one principal's anomalous
+	// calls into one finding per tactic (hopping windows, spec §2.8; see
+	// anomalous_behavior.go); it is at most profiles.WindowLateness, the
+	// time panes stay live after their windows end.
+	LearningPeriod time.Duration
+	AnomalyWindow  time.Duration
+
+	// NetworkLearningPeriod is how long after a network entity's first
+	// record, in event time, its baseline (profiles.NetBaseline) only
+	// learns: no NetworkPortUnusual, TrafficVolumeUnusual, Spambot,
+	// UnusualDNSResolver or UnusualDoH/DoTActivity finding before that
+	// (network_baseline.go). It is at least a day.
+	NetworkLearningPeriod time.Duration
 
 	// PortscanWindow and PortscanPorts: Recon:EC2/Portscan fires when the
 	// entity probes at least PortscanPorts distinct ports of one remote host
@@ -75,6 +121,23 @@ type Config struct {
 	DNSTunnelNames    int
 	DNSTunnelMinLabel int
 	DNSTunnelAllow    []string
+
+	// Denial of service (denial_of_service.go): the
+	// Backdoor:EC2/DenialOfService.* types fire when the entity sends one
+	// publicly routable host, in one protocol class, at least
+	// DoSPacketsPerSecond packets a second on average over DoSWindow (and
+	// at least DoSMinPackets); TCP and UDP other than DNS from at least
+	// DoSSourcePorts distinct local ports.
+	DoSWindow           time.Duration
+	DoSPacketsPerSecond int
+	DoSMinPackets       uint64
+	DoSSourcePorts      int
+
+	// Impact:EC2/PortSweep (port_sweep.go) fires when the entity probes one
+	// remote port on at least PortSweepHosts distinct public hosts within
+	// PortSweepWindow (a probe as for Portscan).
+	PortSweepWindow time.Duration
+	PortSweepHosts  int
 }
 
 // Defaults. Why these values is documented beside each detector
@@ -92,6 +155,23 @@ const (
 	DefaultDNSTunnelWindow   = 10 * time.Minute
 	DefaultDNSTunnelNames    = 30
 	DefaultDNSTunnelMinLabel = 20
+
+	DefaultDoSWindow           = 2 * time.Minute
+	DefaultDoSPacketsPerSecond = 1000
+	DefaultDoSMinPackets       = 60000
+	DefaultDoSSourcePorts      = 64
+
+	DefaultPortSweepWindow = 5 * time.Minute
+	DefaultPortSweepHosts  = 30
+
+	// DefaultLearningPeriod is the short end of the 7 to 14 days spec §4.8
+	// suggests: a week shows a person's working days and a job's cycle.
+	DefaultLearningPeriod = 7 * 24 * time.Hour
+	DefaultAnomalyWindow  = time.Hour
+
+	// DefaultNetworkLearningPeriod is a week, as for principals: a week
+	// shows an instance's daily and weekly jobs.
+	DefaultNetworkLearningPeriod = 7 * 24 * time.Hour
 )
 
 // DefaultDNSTunnelAllow returns the default Config.DNSTunnelAllow: the
@@ -111,6 +191,7 @@ func DefaultDNSTunnelAllow() []string {
 func DefaultConfig() Config {
 	return Config{
 		Intel:                intel.Default(),
+		Rules:                rules.Starter(),
 		PortscanWindow:       DefaultPortscanWindow,
 		PortscanPorts:        DefaultPortscanPorts,
 		PortscanProbePackets: DefaultPortscanProbePackets,
@@ -122,6 +203,14 @@ func DefaultConfig() Config {
 		DNSTunnelNames:       DefaultDNSTunnelNames,
 		DNSTunnelMinLabel:    DefaultDNSTunnelMinLabel,
 		DNSTunnelAllow:       DefaultDNSTunnelAllow(),
+		DoSWindow:            DefaultDoSWindow,
+		DoSPacketsPerSecond:  DefaultDoSPacketsPerSecond,
+		DoSMinPackets:        DefaultDoSMinPackets,
+		DoSSourcePorts:       DefaultDoSSourcePorts,
+		PortSweepWindow:      DefaultPortSweepWindow,
+		PortSweepHosts:       DefaultPortSweepHosts,
+		LearningPeriod:       DefaultLearningPeriod,
+		AnomalyWindow:        DefaultAnomalyWindow,
 	}
 }
 
@@ -151,5 +240,20 @@ func (c Config) normalize() Config {
 	dur(&c.DNSTunnelWindow, DefaultDNSTunnelWindow)
 	num(&c.DNSTunnelNames, DefaultDNSTunnelNames, profiles.MaxWindowNames)
 	num(&c.DNSTunnelMinLabel, DefaultDNSTunnelMinLabel, 63)
+	dur(&c.DoSWindow, DefaultDoSWindow)
+	c.DoSWindow = min(c.DoSWindow, profiles.WindowLateness)
+	num(&c.DoSPacketsPerSecond, DefaultDoSPacketsPerSecond, math.MaxInt32)
+	if c.DoSMinPackets == 0 {
+		c.DoSMinPackets = DefaultDoSMinPackets
+	}
+	num(&c.DoSSourcePorts, DefaultDoSSourcePorts, profiles.MaxWindowKeys)
+	dur(&c.PortSweepWindow, DefaultPortSweepWindow)
+	num(&c.PortSweepHosts, DefaultPortSweepHosts, profiles.MaxWindowKeys)
+	dur(&c.AnomalyWindow, DefaultAnomalyWindow)
+	c.AnomalyWindow = min(c.AnomalyWindow, profiles.WindowLateness)
+	dur(&c.LearningPeriod, DefaultLearningPeriod)
+	c.LearningPeriod = max(c.LearningPeriod, c.AnomalyWindow)
+	dur(&c.NetworkLearningPeriod, DefaultNetworkLearningPeriod)
+	c.NetworkLearningPeriod = max(c.NetworkLearningPeriod, 24*time.Hour)
 	return c
 }

@@ -10,23 +10,25 @@ import (
 // entity queried a domain associated with crypto-currency mining — a
 // mining pool, a pool proxy or a browser-miner host. Unwanted miners are
 // the most common payload on compromised instances. The query name or one
-// of its parent domains must be on a crypto list of Config.Intel (the
+// of its parent domains must be on a crypto list of Intel (the
 // built-in set holds the maltrail, NoCoin and panther-analysis lists, and
 // the GuardDuty tester's crypto.guarddutyc2activityb.com as "vigil-test").
 // Every matching query is an occurrence (Rank 1, details from the query
 // alone); they aggregate.
 //
-// additionalInfo.threatListName and evidence.threatIntelligenceDetails
-// name the list. Aggregation key: (account, region, type, entity, query
+// additionalInfo.threatListName and threatNames, and
+// evidence.threatIntelligenceDetails, name the list and the entry that
+// matched. Aggregation key: (account, region, type, entity, query
 // name) (spec §4.2 "EC2 ACTOR, threat-intel domain").
 
 func (e *Engine) cryptoDNS(n *profiles.Network, ev *event.Event, out []findings.Finding) []findings.Finding {
-	if e.cfg.Intel == nil {
+	set := e.Intel()
+	if set == nil {
 		return out
 	}
 	q := ev.DNS
 	name := queryName(q)
-	match, list, ok := e.cfg.Intel.CryptoDomain(name)
+	match, list, ok := set.CryptoDomain(name)
 	if !ok {
 		return out
 	}
@@ -36,9 +38,11 @@ func (e *Engine) cryptoDNS(n *profiles.Network, ev *event.Event, out []findings.
 	f.Resource = instanceResource(q.InstanceID, findings.NetworkInterface{VpcID: q.VPCID}, q.SrcAddr)
 	f.Service.Action = dnsAction(name, domain, q.Transport, q.AccountID, q.FirewallAction == "BLOCK")
 	f.Service.ResourceRole = findings.RoleActor
-	f.Service.AdditionalInfo = findings.AdditionalInfo{"threatListName": list, "domain": match}
+	f.Service.AdditionalInfo = findings.AdditionalInfo{
+		"threatListName": list, "threatNames": []string{match}, "threatName": "CryptoCurrency", "domain": match,
+	}
 	f.Service.Evidence = &findings.Evidence{ThreatIntelligenceDetails: []findings.ThreatIntelligenceDetail{{
-		ThreatListName: list, ThreatNames: []string{"CryptoCurrency"},
+		ThreatListName: list, ThreatNames: []string{match},
 	}}}
 	inst := instanceLabel(n, ev)
 	f.Title = "Bitcoin-related domain name queried by EC2 instance " + inst + "."

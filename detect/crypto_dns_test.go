@@ -58,7 +58,7 @@ func TestCryptoDNSTester(t *testing.T) {
 	}
 	// The tester's C&C domains are not crypto indicators.
 	for _, name := range []string{"guarddutyc2activityb.com", "c2.guarddutyc2activityb.com"} {
-		if got := w.apply(dnsQuery(dnsStart, scanner, localIP, name)); len(got) != 0 {
+		if got := ofType(w.apply(dnsQuery(dnsStart, scanner, localIP, name)), TypeBitcoinToolDNS); len(got) != 0 {
 			t.Errorf("%s raised:%s", name, summary(got))
 		}
 	}

@@ -123,7 +123,7 @@ func TestDNSExfiltrationTunnels(t *testing.T) {
 }
 
 func TestDNSExfiltrationNegatives(t *testing.T) {
-	long := testerNames(1, "example.com")[0]
+	long := testerNames(1, "exfil-example.com")[0]
 	distinct := func(n int, domain string) []string { return testerNames(n, domain) }
 	repeat := func(name string, n int) []string {
 		out := make([]string, n)
@@ -147,11 +147,11 @@ func TestDNSExfiltrationNegatives(t *testing.T) {
 	}{
 		{"benign capture (netrack plain)", func(t *testing.T) []string { return namesCSV(t, "netrack_plain_names.csv") }, 100 * time.Millisecond, 0},
 		{"one long random name polled", func(*testing.T) []string { return repeat(long, 1000) }, time.Second, 0},
-		{"29 distinct encoded names", func(*testing.T) []string { return distinct(29, "example.com") }, time.Second, 0},
-		{"30 distinct encoded names", func(*testing.T) []string { return distinct(30, "example.com") }, time.Second, 2}, // two windows hold all 30
-		{"30 encoded names over 20 minutes", func(*testing.T) []string { return distinct(30, "example.com") }, 40 * time.Second, 0},
+		{"29 distinct encoded names", func(*testing.T) []string { return distinct(29, "exfil-example.com") }, time.Second, 0},
+		{"30 distinct encoded names", func(*testing.T) []string { return distinct(30, "exfil-example.com") }, time.Second, 2}, // two windows hold all 30
+		{"30 encoded names over 20 minutes", func(*testing.T) []string { return distinct(30, "exfil-example.com") }, 40 * time.Second, 0},
 		{"30 encoded names spread over two domains", func(*testing.T) []string {
-			return append(distinct(15, "example.com"), distinct(15, "example.net")...)
+			return append(distinct(15, "exfil-example.com"), distinct(15, "exfil-example.net")...)
 		}, time.Second, 0},
 		// Reputation services that hash by design are allow-listed.
 		{"anti-virus lookups", func(*testing.T) []string {
@@ -237,6 +237,112 @@ func TestRegistrable(t *testing.T) {
 		sub, domain, _ := registrable(tc.name)
 		if sub != tc.sub || domain != tc.domain {
 			t.Errorf("registrable(%q) = %q, %q; want %q, %q", tc.name, sub, domain, tc.sub, tc.domain)
+		}
+	}
+}
+
+// TestDNSTunnelRecall measures, on the real tunnel captures, the share of
+// distinct query names under the tunnel's domain that count towards the
+// finding: encoded labels alone (encodedName), and with the TXT and NULL
+// rule (txtNullData).
+func TestDNSTunnelRecall(t *testing.T) {
+	for _, tc := range []struct {
+		file, domain string
+		min          float64
+	}{
+		{"iodine.route53.jsonl", "pirate.sea", 0.95},
+		{"dns2tcp.route53.jsonl", "hidemyself.org", 0.95},
+	} {
+		seen := map[string]bool{}
+		encoded, counted := 0, 0
+		for _, l := range readLines(t, tc.file) {
+			q := dnsEventJSON(t, l).DNS
+			name := queryName(q)
+			sub, domain, ok := registrable(name)
+			if !ok || domain != tc.domain || sub == "" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			enc := encodedName(sub, DefaultDNSTunnelMinLabel)
+			if enc {
+				encoded++
+			}
+			if enc || txtNullData(sub, q.QueryType) {
+				counted++
+			}
+		}
+		n := float64(len(seen))
+		t.Logf("%s: %d distinct names; %.3f counted by encoded labels alone, %.3f with the TXT/NULL rule",
+			tc.file, len(seen), float64(encoded)/n, float64(counted)/n)
+		if float64(counted)/n < tc.min {
+			t.Errorf("%s: recall %.3f, want at least %.2f", tc.file, float64(counted)/n, tc.min)
+		}
+	}
+}
+
+// TestDNSExfiltrationBenignLists runs the benign top-domain lists
+// (OpenDNS random sample and top 1,000, public domain) as one host at 10
+// queries a second, with CDN and cloud names, reverse lookups, anti-virus
+// lookups and TXT service records: no finding.
+func TestDNSExfiltrationBenignLists(t *testing.T) {
+	var names []string
+	for _, file := range []string{"opendns_random_domains.txt", "opendns_top1000.txt"} {
+		for _, l := range readLines(t, file) {
+			if s := strings.TrimSpace(string(l)); s != "" && s[0] != '#' {
+				names = append(names, s)
+			}
+		}
+	}
+	for i := range 400 {
+		h := uint64(i+1) * 0x9e3779b97f4a7c15
+		names = append(names,
+			fmt.Sprintf("%d.%d.%d.10.in-addr.arpa", i%250, i/250, i%7),
+			fmt.Sprintf("%x.%x.%x.%x.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", h&15, h>>4&15, h>>8&15, h>>12&15),
+			fmt.Sprintf("d%013x.cloudfront.net", h>>12),
+			fmt.Sprintf("e%d.dsc%x.akamaiedge.net", i, h>>40),
+			fmt.Sprintf("%016x%016x.%d.sophosxl.net", h, h*31, i),
+			fmt.Sprintf("s%d-%x._domainkey.example.com", i, h>>20),
+		)
+	}
+	evs := queries(dnsStart, 100*time.Millisecond, names)
+	for i, ev := range evs {
+		if strings.Contains(ev.DNS.QueryName, "_domainkey") || i%5 == 0 {
+			ev.DNS.QueryType = "TXT"
+		}
+	}
+	w := newWorld(DefaultConfig())
+	got := ofType(w.applyAll(evs), TypeDNSDataExfiltration)
+	t.Logf("%d benign queries: %d DNSDataExfiltration occurrences", len(evs), raised(got))
+	if len(got) != 0 {
+		t.Errorf("benign lists raised:%s", summary(aggregate(got)))
+	}
+}
+
+// TestDNSExfiltrationTXTNull: a tunnel of short labels in NULL or TXT
+// queries counts; the same names as A queries do not.
+func TestDNSExfiltrationTXTNull(t *testing.T) {
+	names := make([]string, 40)
+	for i := range names {
+		names[i] = fmt.Sprintf("%010x.t.exfil-example.net", uint64(i+1)*0x9e3779b97f4a7c15>>24)
+	}
+	for _, tc := range []struct {
+		qtype string
+		want  int
+	}{{"NULL", 2}, {"TXT", 2}, {"A", 0}} {
+		evs := queries(dnsStart, time.Second, names)
+		for _, ev := range evs {
+			ev.DNS.QueryType = tc.qtype
+		}
+		w := newWorld(DefaultConfig())
+		got := ofType(w.applyAll(evs), TypeDNSDataExfiltration)
+		if raised(got) != tc.want {
+			t.Errorf("%s: %d occurrences, want %d", tc.qtype, raised(got), tc.want)
+		}
+		if tc.want > 0 && len(got) > 0 {
+			info := aggregate(got)[0].Service.AdditionalInfo
+			if info["threshold"] != DefaultDNSTunnelNames || info["distinctEncodedNames"].(int) < DefaultDNSTunnelNames || info["window"] != "10m0s" {
+				t.Errorf("%s: additionalInfo %v", tc.qtype, info)
+			}
 		}
 	}
 }

@@ -43,14 +43,67 @@ const (
 	TypeAccountBlockPublicAccessOff   = "Policy:S3/AccountBlockPublicAccessDisabled"
 	TypeBucketBlockPublicAccessOff    = "Policy:S3/BucketBlockPublicAccessDisabled"
 	TypeS3ServerAccessLoggingOff      = "Stealth:S3/ServerAccessLoggingDisabled"
+	TypeBucketAnonymousAccessGranted  = "Policy:S3/BucketAnonymousAccessGranted"
+	TypeBucketPublicAccessGranted     = "Policy:S3/BucketPublicAccessGranted"
+	TypeInstanceCredsOutsideAWS       = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+	TypeInstanceCredsInsideAWS        = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+	TypeCompromisedCredentials        = "CredentialAccess:IAMUser/CompromisedCredentials"
+	TypeConsoleLoginSuccessB          = "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B"
+	TypeAnomalousCredentialAccess     = "CredentialAccess:IAMUser/AnomalousBehavior"
+	TypeAnomalousDefenseEvasion       = "DefenseEvasion:IAMUser/AnomalousBehavior"
+	TypeAnomalousDiscovery            = "Discovery:IAMUser/AnomalousBehavior"
+	TypeAnomalousExfiltration         = "Exfiltration:IAMUser/AnomalousBehavior"
+	TypeAnomalousImpact               = "Impact:IAMUser/AnomalousBehavior"
+	TypeAnomalousInitialAccess        = "InitialAccess:IAMUser/AnomalousBehavior"
+	TypeAnomalousPersistence          = "Persistence:IAMUser/AnomalousBehavior"
+	TypeAnomalousPrivilegeEscalation  = "PrivilegeEscalation:IAMUser/AnomalousBehavior"
 	TypeReconTorIPCaller              = "Recon:IAMUser/TorIPCaller"
 	TypeUnauthorizedTorIPCaller       = "UnauthorizedAccess:IAMUser/TorIPCaller"
 	TypeReconMaliciousIPCaller        = "Recon:IAMUser/MaliciousIPCaller"
 	TypeUnauthorizedMaliciousIPCaller = "UnauthorizedAccess:IAMUser/MaliciousIPCaller"
+	TypeReconCustomIPCaller           = "Recon:IAMUser/MaliciousIPCaller.Custom"
+	TypeUnauthorizedCustomIPCaller    = "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"
 	TypePortscan                      = "Recon:EC2/Portscan"
 	TypeSSHBruteForce                 = "UnauthorizedAccess:EC2/SSHBruteForce"
+	TypeRDPBruteForce                 = "UnauthorizedAccess:EC2/RDPBruteForce"
+	TypeWinRMBruteForce               = "Impact:EC2/WinRMBruteForce"
+	TypePortSweep                     = "Impact:EC2/PortSweep"
+	TypeDoSDNS                        = "Backdoor:EC2/DenialOfService.Dns"
+	TypeDoSTCP                        = "Backdoor:EC2/DenialOfService.Tcp"
+	TypeDoSUDP                        = "Backdoor:EC2/DenialOfService.Udp"
+	TypeDoSUDPOnTCPPorts              = "Backdoor:EC2/DenialOfService.UdpOnTcpPorts"
+	TypeDoSUnusualProtocol            = "Backdoor:EC2/DenialOfService.UnusualProtocol"
+	TypePortProbeUnprotected          = "Recon:EC2/PortProbeUnprotectedPort"
+	TypePortProbeEMRUnprotected       = "Recon:EC2/PortProbeEMRUnprotectedPort"
 	TypeDNSDataExfiltration           = "Trojan:EC2/DNSDataExfiltration"
 	TypeBitcoinToolDNS                = "CryptoCurrency:EC2/BitcoinTool.B!DNS"
+	TypeDGADomainRequestB             = "Trojan:EC2/DGADomainRequest.B"
+	TypeAbusedDomainReputation        = "Impact:EC2/AbusedDomainRequest.Reputation"
+	TypeBitcoinDomainReputation       = "Impact:EC2/BitcoinDomainRequest.Reputation"
+	TypeMaliciousDomainReputation     = "Impact:EC2/MaliciousDomainRequest.Reputation"
+	TypeSuspiciousDomainReputation    = "Impact:EC2/SuspiciousDomainRequest.Reputation"
+	TypeAttackSequence                = "AttackSequence:IAM/CompromisedCredentials"
+	TypeCCActivityB                   = "Backdoor:EC2/C&CActivity.B"
+	TypeBitcoinTool                   = "CryptoCurrency:EC2/BitcoinTool.B"
+	TypeBlackholeTraffic              = "Trojan:EC2/BlackholeTraffic"
+	TypeDropPoint                     = "Trojan:EC2/DropPoint"
+	TypeTorClient                     = "UnauthorizedAccess:EC2/TorClient"
+	TypeTorRelay                      = "UnauthorizedAccess:EC2/TorRelay"
+	TypeCustomIPCallerEC2             = "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
+	TypeCCActivityBDNS                = "Backdoor:EC2/C&CActivity.B!DNS"
+	TypeDriveByDNS                    = "Trojan:EC2/DriveBySourceTraffic!DNS"
+	TypeDropPointDNS                  = "Trojan:EC2/DropPoint!DNS"
+	TypePhishingDNS                   = "Trojan:EC2/PhishingDomainRequest!DNS"
+	TypeDGADomainC                    = "Trojan:EC2/DGADomainRequest.C!DNS"
+	TypeBlackholeDNS                  = "Trojan:EC2/BlackholeTraffic!DNS"
+	TypeMetadataDNSRebind             = "UnauthorizedAccess:EC2/MetadataDNSRebind"
+	TypeMaliciousDomainCustom         = "Impact:EC2/MaliciousDomainRequest.Custom"
+	TypeNetworkPortUnusual            = "Behavior:EC2/NetworkPortUnusual"
+	TypeTrafficVolumeUnusual          = "Behavior:EC2/TrafficVolumeUnusual"
+	TypeSpambot                       = "Backdoor:EC2/Spambot"
+	TypeUnusualDNSResolver            = "DefenseEvasion:EC2/UnusualDNSResolver"
+	TypeUnusualDoHActivity            = "DefenseEvasion:EC2/UnusualDoHActivity"
+	TypeUnusualDoTActivity            = "DefenseEvasion:EC2/UnusualDoTActivity"
 )
 
 // Engine runs the detector catalogue. It holds only configuration, so one
@@ -60,6 +113,8 @@ type Engine struct {
 	cfg     Config
 	allow   map[string]bool // DNSTunnelAllow
 	regions []string        // Regions, sorted, for additionalInfo.regions
+	intel   intelHolder     // the threat lists in force, see SetIntel
+	dns     *dnsModels      // the DGA model and reputation lists (dga.go)
 }
 
 // New returns an engine with configuration cfg (zero thresholds take their
@@ -71,6 +126,7 @@ func New(cfg Config) *Engine {
 		e.allow[d] = true
 	}
 	e.regions = slices.Sorted(slices.Values(cfg.Regions))
+	e.dns = newDNSModels()
 	return e
 }
 
@@ -104,20 +160,28 @@ func (e *Engine) Apply(p profiles.Profile, ev *event.Event) (occ []findings.Find
 		if ct == nil {
 			return nil, true
 		}
+		// The baseline learns every event, global ones in every region,
+		// before the detectors that a region may skip.
+		p.Baseline.Observe(e.baselineCall(ev))
 		if ct.Global && !e.globalHome(ev) {
-			return nil, true
+			// Its findings are raised in its home region, while its weak
+			// signals count in every region's attack sequences.
+			return e.correlate(p, ev, nil), true
 		}
 		for i := range registry {
 			if d := registry[i].principal; d != nil {
 				out = d(e, p, ev, out)
 			}
 		}
+		out = e.customRules(p, ev, out)
 		if ct.Global && e.cfg.GlobalFindings != GlobalFindingsPerRegion {
 			e.listRegions(out)
 		}
 	case *profiles.Network:
 		var buf [readyFlows]profiles.OrientedFlow
-		ready := p.Observe(ev, buf[:0])
+		// The inventory file's facts first: they hold before any event.
+		ready := p.LearnInventory(e.cfg.Inventory.Facts(p.Entity), buf[:0])
+		ready = p.Observe(ev, ready)
 		for i := range ready {
 			for j := range registry {
 				if d := registry[j].flow; d != nil {
@@ -135,6 +199,10 @@ func (e *Engine) Apply(p profiles.Profile, ev *event.Event) (occ []findings.Find
 	default:
 		return nil, false
 	}
+	if p, ok := p.(*profiles.Principal); ok && ev.CloudTrail != nil {
+		out = e.correlate(p, ev, out)
+	}
+	e.enrich(out)
 	if len(out) > 1 {
 		out = findings.MergeByID(out)
 	}

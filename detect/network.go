@@ -53,12 +53,13 @@ func instanceLabel(n *profiles.Network, ev *event.Event) string {
 }
 
 // instanceID is the instance behind a network entity: the entity when it
-// is an instance (its records name it), else none.
+// is an instance (its records name it), else the one its inventory names
+// (an interface attached to it), else none.
 func instanceID(n *profiles.Network, ev *event.Event) string {
 	if k := entityKey(&n.Header, ev); strings.HasPrefix(k, "i-") {
 		return k
 	}
-	return ""
+	return n.Inventory.InstanceID
 }
 
 // instanceResource describes the instance and the network interface
@@ -67,10 +68,12 @@ func instanceID(n *profiles.Network, ev *event.Event) string {
 // address in it.
 func instanceResource(instance string, ni findings.NetworkInterface, local netip.Addr) findings.Resource {
 	d := &findings.InstanceDetails{InstanceID: instance}
-	if a := local.Unmap(); a.Is4() {
+	if a := local.Unmap(); a.Is4() && profiles.IsPrivate(a) {
 		ni.PrivateIPAddress = a.String()
+	} else if a.Is4() {
+		ni.PublicIP = a.String() // oriented by the inventory: its public address
 	}
-	if ni.NetworkInterfaceID != "" || ni.PrivateIPAddress != "" || ni.VpcID != "" || ni.SubnetID != "" {
+	if ni.NetworkInterfaceID != "" || ni.PrivateIPAddress != "" || ni.PublicIP != "" || ni.VpcID != "" || ni.SubnetID != "" {
 		d.NetworkInterfaces = []findings.NetworkInterface{ni}
 	}
 	return findings.Resource{ResourceType: findings.ResourceInstance, InstanceDetails: d}
@@ -78,8 +81,10 @@ func instanceResource(instance string, ni findings.NetworkInterface, local netip
 
 // flowResource is the resource of a window's connection.
 func flowResource(n *profiles.Network, ev *event.Event, x *profiles.FlowExemplar) findings.Resource {
-	return instanceResource(instanceID(n, ev),
+	r := instanceResource(instanceID(n, ev),
 		findings.NetworkInterface{NetworkInterfaceID: x.ENI, VpcID: x.VPC, SubnetID: x.Subnet}, x.Local)
+	describeInterface(n, r.InstanceDetails, x.Local)
+	return r
 }
 
 // connectionAction is the NETWORK_CONNECTION action of a window's

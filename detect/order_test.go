@@ -39,7 +39,8 @@ func tourScan() []*event.Event {
 }
 
 // orderEvents is a realistic mix for every detector (mixedEvents), the
-// tour's scan, and a real iodine tunnel capture.
+// tour's scan, a v2 scan oriented by the inventory facts of a real
+// RunInstances record (inventoryScan), and a real iodine tunnel capture.
 //
 // Windows are exact only for events that arrive before their entity's
 // latest event time passes theirs by profiles.WindowLateness, and a random
@@ -47,7 +48,8 @@ func tourScan() []*event.Event {
 // days, so only its last 5 hours are kept (two brute-forcing sources and
 // the one-off scanners around them).
 func orderEvents(t testing.TB) []*event.Event {
-	evs := append(mixedEvents(t), tourScan()...)
+	evs := append(append(mixedEvents(t), tourScan()...), attackEvents()...)
+	evs = append(evs, inventoryScan(t)...)
 	for _, l := range readLines(t, "iodine.route53.jsonl") {
 		evs = append(evs, dnsEventJSON(t, l))
 	}
@@ -73,7 +75,7 @@ type run struct {
 // marshalled and unmarshalled at random points (passivation).
 func applyRun(t testing.TB, evs []*event.Event, restore *rand.Rand) run {
 	t.Helper()
-	eng := New(DefaultConfig())
+	eng := New(orderConfig())
 	ps := map[string]profiles.Profile{}
 	var occ []findings.Finding
 	dups := 0
@@ -148,7 +150,8 @@ func TestOrderIndependence(t *testing.T) {
 		types[f.Type] += f.Service.Count
 	}
 	for _, typ := range []string{TypeCloudTrailLoggingDisabled, TypeRootCredentialUsage, TypePortscan,
-		TypeSSHBruteForce, TypeDNSDataExfiltration, TypeBitcoinToolDNS} {
+		TypeSSHBruteForce, TypeDNSDataExfiltration, TypeBitcoinToolDNS,
+		TypeRDPBruteForce, TypePortSweep, TypeDoSUDP, TypeDoSUDPOnTCPPorts, TypePortProbeUnprotected, TypePortProbeEMRUnprotected} {
 		if types[typ] == 0 {
 			t.Errorf("no %s finding (%v)", typ, types)
 		}
@@ -162,6 +165,14 @@ func TestOrderIndependence(t *testing.T) {
 	}
 	if !tour {
 		t.Errorf("the tour's scan raised nothing:%s", summary(want.findings))
+	}
+	// The v2 scan oriented by a RunInstances record was detected too.
+	launchedScan := false
+	for _, f := range want.findings {
+		launchedScan = launchedScan || f.Type == TypePortscan && f.Resource.InstanceDetails != nil && f.Resource.InstanceDetails.InstanceID == launched
+	}
+	if !launchedScan {
+		t.Errorf("the scan oriented by the inventory raised nothing:%s", summary(want.findings))
 	}
 	t.Logf("%d events, %d profiles, findings counted by type %v", len(evs), len(want.profiles), types)
 

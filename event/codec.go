@@ -21,6 +21,7 @@ const (
 	hasCloudTrail = 1 << iota
 	hasFlow
 	hasDNS
+	hasInventory
 )
 
 // Bits of the CloudTrail booleans byte.
@@ -55,6 +56,9 @@ func (e *Event) AppendBinary(b []byte) ([]byte, error) {
 	if e.DNS != nil {
 		flags |= hasDNS
 	}
+	if e.Inventory != nil {
+		flags |= hasInventory
+	}
 	b = append(b, codecVersion, byte(e.Source), byte(e.Kind), flags)
 	b = wire.AppendTime(b, e.Time)
 	b = wire.AppendString(b, e.Account)
@@ -68,6 +72,9 @@ func (e *Event) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if d := e.DNS; d != nil {
 		b = appendDNS(b, d)
+	}
+	if inv := e.Inventory; inv != nil {
+		b = appendInventory(b, inv)
 	}
 	return b, nil
 }
@@ -189,7 +196,7 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 	e.Source = Source(r.Byte())
 	e.Kind = EntityKind(r.Byte())
 	flags := r.Byte()
-	if flags&^(hasCloudTrail|hasFlow|hasDNS) != 0 {
+	if flags&^(hasCloudTrail|hasFlow|hasDNS|hasInventory) != 0 {
 		r.Failf("unknown flags %#x", flags)
 	}
 	sec := r.Varint()
@@ -209,6 +216,9 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 	}
 	if flags&hasDNS != 0 {
 		e.DNS = r.dns()
+	}
+	if flags&hasInventory != 0 {
+		e.Inventory = r.inventory()
 	}
 	if r.Err == nil && r.Off != len(b) {
 		r.Failf("%d trailing bytes", len(b)-r.Off)

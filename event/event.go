@@ -84,8 +84,8 @@ func ParseEntityKind(s string) (EntityKind, bool) {
 	return KindUnknown, false
 }
 
-// Event is one decoded record. Exactly one of CloudTrail, Flow and DNS is
-// set, matching Source.
+// Event is one decoded record. Exactly one of CloudTrail, Flow, DNS and
+// Inventory is set, matching Source (see Inventory).
 type Event struct {
 	Source Source
 	// Time is the record's own timestamp (eventTime, flow start,
@@ -104,6 +104,11 @@ type Event struct {
 	CloudTrail *CloudTrail
 	Flow       *Flow
 	DNS        *DNS
+	// Inventory is set on a network entity's event derived from a
+	// CloudTrail record (inventory.go; Source is then SourceCloudTrail and
+	// the other payloads are nil), and, by the CloudTrail decoder, beside
+	// CloudTrail on the record it derives from, for ingest to split off.
+	Inventory *Inventory
 }
 
 // Key is the routing key of the event's entity in the internal topic.
@@ -128,8 +133,13 @@ type CloudTrail struct {
 	RecipientAccount string
 	VPCEndpointID    string
 	Identity         Identity
-	// RequestParameters holds the top-level scalar request parameters
-	// (strings, numbers and booleans as text), bounded in count and size.
+	// RequestParameters holds the scalar request parameters (strings,
+	// numbers and booleans as text), nested ones under dotted paths with
+	// list indices ("createVolumePermission.add.items.0.group"), bounded
+	// in count, depth and size (sources/cloudtrail.go),
+	// and, under the Param* keys below (which start with '@', as no
+	// CloudTrail parameter does), the few values some detectors need from
+	// elsewhere in the record.
 	RequestParameters map[string]string
 	// ConsoleLogin is responseElements.ConsoleLogin ("Success"/"Failure").
 	ConsoleLogin string
@@ -139,6 +149,29 @@ type CloudTrail struct {
 	// broadcast to every enabled region.
 	Global bool
 }
+
+// Keys of RequestParameters the decoder fills from elsewhere in the
+// record, each bounded (sources/cloudtrail.go). Only what a detector
+// evaluates is kept, never the rest of the record.
+const (
+	// ParamVPCEndpointAccount is vpcEndpointAccountId: the account that
+	// owns the VPC endpoint the call came through.
+	ParamVPCEndpointAccount = "@vpcEndpointAccountId"
+	// ParamBucketPolicy is the policy document of PutBucketPolicy, as
+	// compact JSON text.
+	ParamBucketPolicy = "@bucketPolicy"
+	// ParamAccessControlPolicy is the AccessControlPolicy of PutBucketAcl
+	// or CreateBucket (the grants), as compact JSON text.
+	ParamAccessControlPolicy = "@AccessControlPolicy"
+	// ParamCannedACL is the x-amz-acl header of PutBucketAcl or
+	// CreateBucket ("public-read"); ParamGrantPrefix+header the
+	// x-amz-grant-* headers ("uri=http://acs.amazonaws.com/...").
+	ParamCannedACL   = "@x-amz-acl"
+	ParamGrantPrefix = "@"
+	// ParamInstances lists the instances a RunInstances response
+	// launched: "<id> <addr> <addr>..." per instance, joined by ';'.
+	ParamInstances = "@instances"
+)
 
 // Identity is CloudTrail's userIdentity.
 type Identity struct {

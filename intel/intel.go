@@ -1,7 +1,10 @@
 // Package intel holds threat-intelligence sets: the domain and address
-// lists that threat-intel findings match against. A Set is built once (Load, LoadFS or
-// Default) and never changes afterwards, so any number of detectors may
-// read it concurrently without locking.
+// lists that threat-intel findings match against — the built-in open
+// lists, and customer threat and trusted lists in GuardDuty's formats
+// (ParseList, format_*.go). A Set is built once (Load, LoadFS,
+// LoadOverBuiltin or Default) and never changes afterwards, so any number
+// of detectors may read it concurrently without locking; a Reloader
+// replaces a running node's set whole when its list files change.
 package intel
 
 import (
@@ -26,16 +29,27 @@ type Set struct {
 	// crypto maps a listed crypto-currency domain to the index of the first
 	// list (in list-name order) that holds it.
 	crypto map[string]int
-	// lists are the names of the threat lists, sorted.
+	// lists are the names of the crypto-currency domain lists, sorted.
 	lists []string
-	// ips and prefixes map a listed address, or a listed network, to
-	// the IP list holding it (an index into ipLists); trusted holds the
-	// addresses and networks of the trusted lists, which no IP match
-	// may fall in.
-	ips      map[listedAddr]int
-	prefixes []listedPrefix
-	ipLists  []ipList
-	trusted  []netip.Prefix
+	// ipLists are the IP and customer lists, by kind and then name; the
+	// indexes map a listed address or network of each kind to the first
+	// of them holding it. trusted holds the addresses and networks of the
+	// trusted lists, which no match may fall in.
+	ipLists []ipList
+	ips     [numKinds]prefixIndex
+	trusted prefixIndex
+	// listed4 marks the IPv4 /24s any network of ips touches.
+	listed4 v4Filter
+	// feeds are the domains of the directory lists, by kind (kinds.go).
+	feeds [numKinds]feedIndex
+	// domains are the customer threat lists' domains; trustedDomains the
+	// trusted lists' domains, which no domain match may be.
+	domains        domainIndex
+	trustedDomains domainIndex
+	// info describes every list, for status pages.
+	info []ListInfo
+	// resolvers are the public DoH and DoT resolver lists (resolvers.go).
+	resolvers resolverSet
 }
 
 // IPKind says what an IP list lists.
@@ -46,36 +60,54 @@ const (
 	TorExit IPKind = iota + 1
 	// Malicious lists addresses seen attacking or serving malware.
 	Malicious
+	// Custom is a customer threat list (see LoadFS): its matches raise
+	// the .Custom finding types.
+	Custom
+
+	numKinds = int(lastKind) + 1 // see kinds.go for the kinds after Custom
 )
 
-// ipDirs are the subdirectories of a list directory that hold IP lists,
-// by kind.
-var ipDirs = []struct {
-	dir  string
-	kind IPKind
-}{{"tor", TorExit}, {"malicious", Malicious}}
+func (k IPKind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("IPKind(%d)", uint8(k))
+}
 
 type ipList struct {
 	name string
 	kind IPKind
 }
 
-type listedAddr struct {
-	addr netip.Addr
-	kind IPKind
-}
-
-type listedPrefix struct {
-	prefix netip.Prefix
-	list   int
-}
-
 // IPMatch is an address found on an IP list.
 type IPMatch struct {
 	Kind IPKind
-	// List is the list's name, Entry the line that matched (an address
+	// List is the list's name, Entry the entry that matched (an address
 	// or a network).
 	List, Entry string
+}
+
+// DomainMatch is a domain found on a customer threat list.
+type DomainMatch struct {
+	// List is the list's name, Entry the entry that matched: the domain,
+	// or the wildcard "*.parent" that holds it.
+	List, Entry string
+}
+
+// ListInfo describes one list of a Set.
+type ListInfo struct {
+	Name string `json:"name"`
+	// Kind is crypto (crypto-currency domains), an IPKind's name (tor,
+	// malicious, tor-relays, c2, …), threat (a customer threat list) or
+	// trusted.
+	Kind string `json:"kind"`
+	// Format is the customer list's format; empty for the others.
+	Format Format `json:"format,omitempty"`
+	// Entries counts the list's entries, Skipped the indicators of other
+	// types its file carried (URLs, hashes).
+	Entries int  `json:"entries"`
+	Skipped int  `json:"skipped,omitempty"`
+	Builtin bool `json:"builtin,omitempty"`
 }
 
 // maxLine bounds a list file's line; longer lines are an error rather than
@@ -93,6 +125,28 @@ func Load(dir string) (*Set, error) {
 		return nil, fmt.Errorf("intel: load %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+// LoadOverBuiltin reads directory dir as LoadFS does, except that a kind of
+// list dir has none of — no crypto-currency domain list at its top level,
+// no subdirectory of the kind (tor, malicious, c2, …) — is taken from the
+// built-in lists: a
+// directory holding only custom/ adds customer lists to the built-in
+// ones. An empty tor/ or malicious/ directory turns that built-in kind off.
+func LoadOverBuiltin(dir string) (*Set, error) {
+	s, err := loadOver(os.DirFS(dir), builtinFS())
+	if err != nil {
+		return nil, fmt.Errorf("intel: load %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func builtinFS() fs.FS {
+	sub, err := fs.Sub(builtin, "lists")
+	if err != nil {
+		panic(err) // "lists" is a valid path: impossible
+	}
+	return sub
 }
 
 // LoadFS reads the threat lists at the top level of fsys. Every file ending
@@ -113,19 +167,107 @@ func Load(dir string) (*Set, error) {
 // The subdirectories tor and malicious hold IP lists, of Tor exit relays
 // and of malicious addresses: one address or network (CIDR) per line,
 // comments as above, anything else skipped. Addresses and networks in the
-// trusted lists are never matched.
+// trusted lists are never matched. The subdirectories of the other kinds
+// (kinds.go: tor-relays, c2, log4j, sinkhole, droppoint, driveby,
+// phishing, dga) hold addresses, networks and domains; the
+// crypto-currency lists' addresses ("ip" or "ip:port") are the
+// CryptoMining kind's.
+//
+// The subdirectory custom holds customer lists in GuardDuty's formats,
+// named by the manifest custom/lists.json (see readCustom): threat lists,
+// whose addresses match as kind Custom and whose domains match Domain, and
+// trusted lists, whose addresses and domains match nothing, on any list.
 func LoadFS(fsys fs.FS) (*Set, error) {
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
+	return loadOver(fsys, nil)
+}
+
+// loadOver reads fsys, taking the kinds it has no lists of from base (when
+// not nil).
+func loadOver(fsys, base fs.FS) (*Set, error) {
+	b := &builder{trustedCrypto: map[string]bool{}}
+	ownCrypto := true
+	if base != nil {
+		has, err := hasDomainLists(fsys)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			ownCrypto = false
+			if err := b.readDomainLists(base, true, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The directory's trusted files always apply; its crypto lists when it
+	// has them.
+	if err := b.readDomainLists(fsys, ownCrypto, false); err != nil {
 		return nil, err
 	}
-	type list struct {
-		name    string
-		domains []string
+	for _, k := range kindDirs {
+		from, isBase := fsys, false
+		if base != nil {
+			if _, err := fs.Stat(fsys, k.String()); errors.Is(err, fs.ErrNotExist) {
+				from, isBase = base, true
+			}
+		}
+		if err := b.readIPDir(from, k.String(), k, isBase); err != nil {
+			return nil, err
+		}
 	}
-	var threat []list
-	trusted := map[string]bool{}
-	var trustedIPs []netip.Prefix
+	if err := b.readCustom(fsys); err != nil {
+		return nil, err
+	}
+	if err := b.resolvers.read(fsys, base); err != nil {
+		return nil, err
+	}
+	return b.build()
+}
+
+// builder collects lists before indexing them into a Set.
+type builder struct {
+	crypto        []domainList
+	trustedCrypto map[string]bool
+	ip            []ipSource
+	trustedIPs    []netip.Prefix
+	custom        []*List
+	resolvers     resolverSet
+}
+
+type domainList struct {
+	name    string
+	domains []string
+	builtin bool
+}
+
+type ipSource struct {
+	ipList
+	prefixes []netip.Prefix
+	domains  []feedDomain // the directory lists' domains
+	builtin  bool
+}
+
+// hasDomainLists reports whether fsys has a crypto-currency domain list
+// (a list file not named trusted*) at its top level.
+func hasDomainLists(fsys fs.FS) (bool, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if isListFile(e) && !strings.HasPrefix(e.Name(), "trusted") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// readDomainLists reads the top-level list files of fsys: its
+// crypto-currency lists when lists is set, and its trusted files.
+func (b *builder) readDomainLists(fsys fs.FS, lists, builtin bool) error {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if !isListFile(e) {
 			continue
@@ -133,80 +275,147 @@ func LoadFS(fsys fs.FS) (*Set, error) {
 		name := e.Name()
 		base := strings.TrimSuffix(name, path.Ext(name))
 		isTrusted := strings.HasPrefix(base, "trusted")
+		if !isTrusted && !lists {
+			continue
+		}
 		var domains []string
+		var ips []netip.Prefix
 		err := eachLine(fsys, name, func(line string) {
 			domains = appendEntries(domains, line)
 			if isTrusted {
-				trustedIPs = appendIP(trustedIPs, line)
+				b.trustedIPs = appendIP(b.trustedIPs, line)
+			} else {
+				ips = appendIPPort(ips, line) // mining pools' addresses
 			}
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if isTrusted {
 			for _, d := range domains {
-				trusted[d] = true
+				b.trustedCrypto[d] = true
 			}
 			continue
 		}
-		threat = append(threat, list{base, domains})
+		b.crypto = append(b.crypto, domainList{base, domains, builtin})
+		if len(ips) > 0 {
+			b.ip = append(b.ip, ipSource{ipList: ipList{base, CryptoMining}, prefixes: ips, builtin: builtin})
+		}
 	}
-	slices.SortFunc(threat, func(a, b list) int { return strings.Compare(a.name, b.name) })
-	s := &Set{crypto: map[string]int{}, ips: map[listedAddr]int{}, trusted: trustedIPs}
-	if err := s.loadIPLists(fsys); err != nil {
-		return nil, err
+	return nil
+}
+
+// readIPDir reads the IP lists of directory dir of fsys, of kind k.
+func (b *builder) readIPDir(fsys fs.FS, dir string, k IPKind, builtin bool) error {
+	entries, err := fs.ReadDir(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	for _, l := range threat {
+	if err != nil {
+		return err
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		if !isListFile(e) {
+			continue
+		}
+		name := e.Name()
+		var prefixes []netip.Prefix
+		var domains []feedDomain
+		err := eachLine(fsys, path.Join(dir, name), func(line string) {
+			n := len(prefixes)
+			if prefixes = appendIPPort(prefixes, line); len(prefixes) == n {
+				domains = appendDomain(domains, line)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		b.ip = append(b.ip, ipSource{ipList{strings.TrimSuffix(name, path.Ext(name)), k}, prefixes, domains, builtin})
+	}
+	return nil
+}
+
+// build indexes the lists: crypto lists by name, IP lists by kind and
+// then name, customer lists by name (an entry on several lists of a kind
+// counts for the first).
+func (b *builder) build() (*Set, error) {
+	s := &Set{crypto: map[string]int{}, resolvers: b.resolvers}
+	slices.SortStableFunc(b.crypto, func(x, y domainList) int { return strings.Compare(x.name, y.name) })
+	for _, l := range b.crypto {
 		if i := len(s.lists); i > 0 && s.lists[i-1] == l.name {
 			return nil, fmt.Errorf("two list files named %q", l.name)
 		}
 		idx := len(s.lists)
 		s.lists = append(s.lists, l.name)
+		n := 0
 		for _, d := range l.domains {
-			if _, dup := s.crypto[d]; !dup && !trusted[d] {
+			if _, dup := s.crypto[d]; !dup && !b.trustedCrypto[d] {
 				s.crypto[d] = idx
+				n++
 			}
+		}
+		s.info = append(s.info, ListInfo{Name: l.name, Kind: "crypto", Entries: n, Builtin: l.builtin})
+	}
+	for _, p := range b.trustedIPs {
+		s.trusted.add(p, 0)
+	}
+	slices.SortStableFunc(b.custom, func(x, y *List) int { return strings.Compare(x.Name, y.Name) })
+	for _, l := range b.custom {
+		if l.Kind != KindTrusted {
+			b.ip = append(b.ip, ipSource{ipList: ipList{l.Name, Custom}, prefixes: l.Prefixes})
+			continue
+		}
+		for _, p := range l.Prefixes {
+			s.trusted.add(p, 0)
+		}
+		for _, d := range l.Domains {
+			s.trustedDomains.add(d, false, 0)
+		}
+		for _, d := range l.Wildcards {
+			s.trustedDomains.add(d, true, 0)
+		}
+	}
+	slices.SortStableFunc(b.ip, func(x, y ipSource) int {
+		if x.kind != y.kind {
+			return int(x.kind) - int(y.kind)
+		}
+		return strings.Compare(x.name, y.name)
+	})
+	for _, l := range b.ip {
+		idx := len(s.ipLists)
+		s.ipLists = append(s.ipLists, l.ipList)
+		if s.listed4 == nil {
+			s.listed4 = newV4Filter()
+		}
+		for _, p := range l.prefixes {
+			s.ips[l.kind].add(p, idx)
+			s.listed4.add(p)
+		}
+		n := len(l.prefixes)
+		for _, d := range l.domains {
+			if !b.trustedCrypto[d.name] {
+				s.feeds[l.kind].add(d, idx)
+				n++
+			}
+		}
+		if l.kind != Custom {
+			s.info = append(s.info, ListInfo{Name: l.name, Kind: l.kind.String(), Entries: n, Builtin: l.builtin})
+		}
+	}
+	for _, l := range b.custom {
+		s.info = append(s.info, ListInfo{Name: l.Name, Kind: string(l.Kind), Format: l.Format, Entries: l.Len(), Skipped: l.Skipped})
+		if l.Kind == KindTrusted {
+			continue
+		}
+		idx := slices.IndexFunc(s.ipLists, func(x ipList) bool { return x.kind == Custom && x.name == l.Name })
+		for _, d := range l.Domains {
+			s.domains.add(d, false, idx)
+		}
+		for _, d := range l.Wildcards {
+			s.domains.add(d, true, idx)
 		}
 	}
 	return s, nil
-}
-
-// loadIPLists reads the IP lists of the ipDirs subdirectories, in kind
-// and then name order; an address on several lists of a kind counts for
-// the first.
-func (s *Set) loadIPLists(fsys fs.FS) error {
-	for _, d := range ipDirs {
-		entries, err := fs.ReadDir(fsys, d.dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for _, e := range entries { // ReadDir sorts by name
-			if !isListFile(e) {
-				continue
-			}
-			name := e.Name()
-			var prefixes []netip.Prefix
-			if err := eachLine(fsys, path.Join(d.dir, name), func(line string) { prefixes = appendIP(prefixes, line) }); err != nil {
-				return err
-			}
-			idx := len(s.ipLists)
-			s.ipLists = append(s.ipLists, ipList{strings.TrimSuffix(name, path.Ext(name)), d.kind})
-			for _, p := range prefixes {
-				if !p.IsSingleIP() {
-					s.prefixes = append(s.prefixes, listedPrefix{p, idx})
-					continue
-				}
-				k := listedAddr{p.Addr(), d.kind}
-				if _, dup := s.ips[k]; !dup {
-					s.ips[k] = idx
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // appendIP appends the address (as a single-address prefix) or network of
@@ -226,37 +435,68 @@ func appendIP(out []netip.Prefix, line string) []netip.Prefix {
 	return out
 }
 
-// IP returns the IP lists addr is on, at most one match per kind (the
-// first list of the kind by name, an address entry before a network), or
-// none when a trusted list holds it.
+// IP returns the IP lists addr is on, at most one match per kind in kind
+// order: the most specific entry of the kind (an address before a
+// network, a smaller network before a larger), of the first list by name
+// holding it. It returns none when a trusted list holds addr or addr is
+// not publicly routable.
 func (s *Set) IP(addr netip.Addr) []IPMatch {
 	if s == nil || !addr.IsValid() || len(s.ipLists) == 0 {
 		return nil
 	}
 	addr = addr.Unmap()
-	for _, t := range s.trusted {
-		if t.Contains(addr) {
-			return nil
-		}
+	if addr.Is4() && !s.listed4.mayHold(addr) || !routable(addr) {
+		return nil
+	}
+	if _, _, ok := s.trusted.lookup(addr); ok {
+		return nil
 	}
 	var out []IPMatch
-	add := func(list int, entry string) {
-		l := s.ipLists[list]
-		if !slices.ContainsFunc(out, func(m IPMatch) bool { return m.Kind == l.kind }) {
-			out = append(out, IPMatch{Kind: l.kind, List: l.name, Entry: entry})
+	for k := TorExit; int(k) < numKinds; k++ {
+		p, i, ok := s.ips[k].lookup(addr)
+		if !ok {
+			continue
 		}
-	}
-	for _, d := range ipDirs {
-		if i, ok := s.ips[listedAddr{addr, d.kind}]; ok {
-			add(i, addr.String())
+		entry := p.String()
+		if p.IsSingleIP() {
+			entry = p.Addr().String()
 		}
-	}
-	for _, p := range s.prefixes {
-		if p.prefix.Contains(addr) {
-			add(p.list, p.prefix.String())
-		}
+		out = append(out, IPMatch{Kind: k, List: s.ipLists[i].name, Entry: entry})
 	}
 	return out
+}
+
+// Domain returns the customer threat list holding name — the name itself,
+// or a wildcard entry over it — unless a trusted list holds it. Case and a
+// trailing dot are ignored.
+func (s *Set) Domain(name string) (DomainMatch, bool) {
+	if s == nil || s.domains.empty() {
+		return DomainMatch{}, false
+	}
+	name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	entry, i, ok := s.domains.lookup(name)
+	if !ok || s.trustedName(name) {
+		return DomainMatch{}, false
+	}
+	return DomainMatch{List: s.ipLists[i].name, Entry: entry}, true
+}
+
+// trustedName reports whether a trusted customer list holds name.
+func (s *Set) trustedName(name string) bool {
+	if s.trustedDomains.empty() {
+		return false
+	}
+	_, _, ok := s.trustedDomains.lookup(name)
+	return ok
+}
+
+// Info describes the set's lists: crypto lists, IP lists by kind, then
+// customer lists, each by name.
+func (s *Set) Info() []ListInfo {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.info)
 }
 
 // isListFile reports whether a directory entry is a list file: a regular,
@@ -362,6 +602,9 @@ func (s *Set) CryptoDomain(name string) (match, list string, ok bool) {
 		return "", "", false
 	}
 	name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	if s.trustedName(name) {
+		return "", "", false
+	}
 	for name != "" {
 		if i, ok := s.crypto[name]; ok {
 			return name, s.lists[i], true
@@ -393,17 +636,23 @@ func (s *Set) Lists() []string {
 
 // builtin holds the lists of intel/lists; see lists/SOURCE.md.
 //
-//go:embed lists/*.txt lists/tor/*.txt lists/malicious/*.txt
+//go:embed lists/*.txt lists/tor/*.txt lists/malicious/*.txt lists/tor-relays/*.txt lists/c2/*.txt lists/log4j/*.txt
+//go:embed lists/sinkhole/*.txt lists/droppoint/*.txt lists/driveby/*.txt lists/phishing/*.txt lists/dga/*.txt
+//go:embed lists/scanner/*.txt
+//go:embed lists/doh/*.txt lists/dot/*.txt
 var builtin embed.FS
 
 // defaultSet parses the built-in lists once; the Set is immutable, so
 // sharing it is safe.
 var defaultSet = sync.OnceValues(func() (*Set, error) {
-	sub, err := fs.Sub(builtin, "lists")
+	s, err := LoadFS(builtinFS())
 	if err != nil {
 		return nil, err
 	}
-	return LoadFS(sub)
+	for i := range s.info {
+		s.info[i].Builtin = true
+	}
+	return s, nil
 })
 
 // Default returns the built-in set: the crypto-mining domain lists of

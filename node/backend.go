@@ -104,7 +104,9 @@ func (n *Node) nodeStatus() (*admin.Status, error) {
 		Lag:     make(map[string]int64),
 		Members: n.members.Members(),
 		Rewinds: n.stats.Rewinds.Load(),
+		Intel:   n.intelStatus(),
 	}
+	st.GeoIP = n.geoStatus()
 	for _, src := range []event.Source{event.SourceCloudTrail, event.SourceVPCFlow, event.SourceDNS} {
 		st.Sources[src.String()] = admin.SourceStatus{
 			Records:     total.Records[src],

@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-sec/vigil/admin"
 	"github.com/vigil-sec/vigil/cluster"
 	"github.com/vigil-sec/vigil/detect"
+	"github.com/vigil-sec/vigil/geoip"
 	"github.com/vigil-sec/vigil/intel"
 	"github.com/vigil-sec/vigil/kafka"
 	"github.com/vigil-sec/vigil/sources"
@@ -55,14 +56,52 @@ type Config struct {
 	// raised (detect.Config.GlobalFindings). Default: once, in the region
 	// the event is logged in.
 	GlobalFindings string
+	// LearningPeriod is how long after a principal's first event its
+	// baseline only learns (detect.Config.LearningPeriod). Default 7 days.
+	LearningPeriod time.Duration
+	// NetworkLearningPeriod is how long after a network entity's first
+	// record its baseline only learns
+	// (detect.Config.NetworkLearningPeriod). Default 7 days.
+	NetworkLearningPeriod time.Duration
 	// DefaultRegion places records without a region. Default us-east-1.
 	DefaultRegion string
 	// FlowFormat is the VPC flow-log format of records without a header.
 	// Default: the version 2 default format.
 	FlowFormat string
-	// IntelDir holds extra threat-intelligence lists. Default: only the
-	// built-in lists.
+	// IntelDir holds threat-intelligence lists: its crypto, tor/ and
+	// malicious/ lists replace the built-in ones of their kind, and
+	// custom/ holds customer threat and trusted lists (see
+	// intel.LoadOverBuiltin). Default: only the built-in lists.
 	IntelDir string
+	// GeoIPDir holds the GeoIP databases (package geoip; `make data`
+	// fills data/geoip). Default: DefaultGeoIPDir when it exists, else
+	// none; missing databases degrade detection (see openGeoIP).
+	GeoIPDir string
+	// AWSIPRanges is a copy of AWS's ip-ranges.json (package awsranges),
+	// which tells the InstanceCredentialExfiltration types whether a
+	// caller is inside AWS. Default: DefaultAWSIPRanges when it exists,
+	// else the bundled subset, with which OutsideAWS needs the ASN
+	// database.
+	AWSIPRanges string
+	// AffiliatedAccounts are the organisation's accounts:
+	// InstanceCredentialExfiltration.InsideAWS from one is Medium.
+	AffiliatedAccounts []string
+	// LeakedKeys is a file of access key ids known to be leaked, one a
+	// line (detect.ParseLeakedKeys). Default: none.
+	LeakedKeys string
+	// Inventory is the EC2 inventory file or directory (package
+	// inventory): describe-instances and describe-network-interfaces
+	// output, which orients flow records. Default: none, CloudTrail only.
+	Inventory string
+	// IntelReloadInterval is how often IntelDir is polled for changed
+	// files, which are then reloaded without a restart. Default 30s;
+	// negative turns polling off (POST /api/v1/intel/reload still works).
+	IntelReloadInterval time.Duration
+	// RulesDir holds custom detection rule files (*.yaml, *.yml, *.json,
+	// see package rules). Default: none, the starter rules only.
+	RulesDir string
+	// NoStarterRules leaves the built-in starter rules out.
+	NoStarterRules bool
 	// Admin configures the admin endpoint.
 	Admin admin.Config
 	// Gossip configures cluster membership.
@@ -128,6 +167,9 @@ type Node struct {
 	admCl   *kgo.Client
 	stats   *actors.Stats
 	reg     *prometheus.Registry
+	geo     *geoip.DB // nil without databases
+	intel   *intel.Reloader
+	types   []detect.TypeInfo // the engine's finding types, custom rules' included
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -205,14 +247,30 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	set := intel.Default()
 	if cfg.IntelDir != "" {
-		if set, err = intel.Load(cfg.IntelDir); err != nil {
+		if set, err = intel.LoadOverBuiltin(cfg.IntelDir); err != nil {
 			return nil, err
 		}
 	}
 	dc := detect.DefaultConfig()
 	dc.Intel = set
+	n.geo = openGeoIP(cfg.GeoIPDir, n.log)
+	dc.Geo = n.geo
+	if err = credentialInputs(&dc, cfg, n.log); err != nil {
+		return nil, err
+	}
+	if dc.Inventory, err = loadInventory(cfg.Inventory, n.log); err != nil {
+		return nil, err
+	}
+	if dc.Rules, err = detect.LoadRules(cfg.RulesDir, !cfg.NoStarterRules); err != nil {
+		return nil, err
+	}
+	n.log.Info("custom detection rules loaded", "rules", dc.Rules.Len(), "dir", cfg.RulesDir, "starter", !cfg.NoStarterRules)
 	dc.GlobalFindings, dc.Regions = cfg.GlobalFindings, cfg.Regions
+	dc.LearningPeriod = cfg.LearningPeriod
+	dc.NetworkLearningPeriod = cfg.NetworkLearningPeriod
 	engine := detect.New(dc)
+	n.intel = intel.NewReloader(cfg.IntelDir, set, engine.SetIntel, n.log.With("component", "intel"))
+	n.types = engine.Catalogue()
 
 	// Every metric names the node, so that a cluster's metrics can be
 	// collected side by side.
@@ -221,6 +279,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(intelCollectors(n.intel)...)
 
 	n.system = actor.NewActorSystemWithConfig(actor.Configure(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return n.log.With("component", "actor")
@@ -298,6 +357,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.goRun("findings", func() error { return n.found.run(runCtx) })
 	n.goRun("trim", func() error { n.trim(runCtx); return nil })
 	n.goRun("memory", func() error { n.releaseMemory(runCtx); return nil })
+	n.goRun("intel", func() error { n.intel.Run(runCtx, intelInterval(cfg.IntelReloadInterval)); return nil })
 	n.log.Info("vigil node started", "admin", adminAddr, "gossip", n.members.Addr(), "brokers", n.cfg.Kafka.Brokers, "data", cfg.DataDir)
 	return n, nil
 }
@@ -420,6 +480,10 @@ func (n *Node) PauseIngest(paused bool) {
 // AdminAddr returns the admin endpoint's address.
 func (n *Node) AdminAddr() string { return n.admin.Addr() }
 
+// FindingTypes returns the finding types the node raises, its custom
+// rules' included (GET /api/v1/finding-types).
+func (n *Node) FindingTypes() []detect.TypeInfo { return n.types }
+
 // Close shuts the node down gracefully: it stops polling, flushes every
 // shard and commits, then closes storage and the broker.
 func (n *Node) Close() {
@@ -453,6 +517,9 @@ func (n *Node) Close() {
 		}
 		if n.broker != nil {
 			n.broker.Close()
+		}
+		if err := n.geo.Close(); err != nil {
+			n.log.Error("closing the GeoIP databases", "err", err)
 		}
 	})
 }

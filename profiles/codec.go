@@ -28,9 +28,12 @@ import (
 // caps allow.
 //
 // Version 2 made profiles order-independent (event-time identity, dedupe
-// ids, co-occurrence, parked flows, panes); version 1 encodings are
-// refused, and the profile is rebuilt from the events.
-const encodingVersion = 2
+// ids, co-occurrence, parked flows, panes). Version 3 added the detection
+// state: principal baselines, sign-ins, instance credentials,
+// attack-sequence signals and custom-rule windows; network inventory,
+// baselines, attack windows and DNS models. Older encodings are refused,
+// and the profile is rebuilt from the events.
+const encodingVersion = 3
 
 // errTruncated is wrapped by every decoding error caused by running out of
 // input.
@@ -257,7 +260,7 @@ func (d *decoder) header(kind event.EntityKind, h *Header) {
 	switch v := d.Byte(); {
 	case d.Err != nil:
 	case v < encodingVersion:
-		d.Failf("encoding version %d is obsolete (profiles before version %d depend on event order); rebuild the profile from its events", v, encodingVersion)
+		d.Failf("encoding version %d is obsolete (version %d changed the profile); rebuild the profile from its events", v, encodingVersion)
 	case v != encodingVersion:
 		d.Failf("unknown encoding version %d", v)
 	}

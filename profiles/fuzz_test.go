@@ -50,6 +50,10 @@ func fuzzUnmarshal(f *testing.F, kind event.EntityKind, seeds ...Profile) {
 		}
 		for _, ev := range fuzzEvents {
 			observe(q, ev)
+			if p, ok := q.(*Principal); ok && ev.CloudTrail != nil {
+				p.Baseline.Observe(Call{At: ev.Time, API: "cloudtrail:StopLogging", UserAgent: "aws-cli", ASN: "64500 X", Country: "DE", UserType: "IAMUser", Failed: true})
+				p.Baseline.Anomalies.Observe(AnomalousCall{Tactic: 5, API: "cloudtrail:StopLogging", At: ev.Time}, []Unusual{{Dim: DimHour, Value: "03"}}, time.Hour, p.LastEvent)
+			}
 			if n, ok := q.(*Network); ok {
 				x := FlowExemplar{Remote: netip.MustParseAddr("10.0.1.26")}
 				n.ObserveProbe(x.Remote, 22, ev.Time, x, 5*time.Minute, 2)
@@ -65,7 +69,7 @@ func fuzzUnmarshal(f *testing.F, kind event.EntityKind, seeds ...Profile) {
 }
 
 func FuzzUnmarshalPrincipal(f *testing.F) {
-	fuzzUnmarshal(f, event.KindPrincipal, richPrincipal(), NewPrincipal("1", "us-east-1", "arn:aws:iam::1:root"))
+	fuzzUnmarshal(f, event.KindPrincipal, richPrincipal(), baselinePrincipal(), NewPrincipal("1", "us-east-1", "arn:aws:iam::1:root"))
 }
 
 func FuzzUnmarshalNetwork(f *testing.F) {

@@ -72,6 +72,17 @@ type Network struct {
 	// DNSTunnel: distinct encoded-looking query names per registrable
 	// domain (Trojan:EC2/DNSDataExfiltration).
 	DNSTunnel DomainWindows `json:"dnsTunnel"`
+	// DNSModels: the DGA model's windows (dns_models.go).
+	DNSModels DNSModels `json:"dnsModels"`
+	// Inventory is what EC2 says about the entity: its instance,
+	// interfaces and addresses (inventory.go).
+	Inventory Inventory `json:"inventory"`
+	// Baseline is the entity's per-instance baseline (netbaseline.go):
+	// remote server ports, protocols, DNS, DoH and DoT servers, daily bytes
+	// per remote host.
+	Baseline NetBaseline `json:"baseline"`
+	// Attacks: the volume and scan windows (attacks.go).
+	Attacks AttackWindows `json:"attacks"`
 }
 
 // ENI is a network interface of the entity. VPCID and SubnetID are the
@@ -105,6 +116,8 @@ func (n *Network) Observe(ev *event.Event, ready []OrientedFlow) []OrientedFlow 
 	switch {
 	case ev.Flow != nil:
 		return n.observeFlow(ev.Flow, t, ready)
+	case ev.Inventory != nil:
+		return n.learnInventory(ev.Inventory, t, ready)
 	case ev.DNS != nil:
 		q := ev.DNS
 		n.DNSQueries++
@@ -368,6 +381,10 @@ func (n *Network) MarshalBinary() ([]byte, error) {
 	n.SSHOutbound.encode(&e, ref, addr, flowEx)
 	n.SSHFanout.encode(&e, ref, addr, flowEx)
 	n.DNSTunnel.encode(&e, ref, func(d Domain) { e.str(string(d)) }, func(x, prev *DNSExemplar) { x.encode(&e, prev) })
+	n.DNSModels.encode(&e, ref)
+	n.Inventory.encode(&e, ref)
+	n.Baseline.encode(&e, ref)
+	n.Attacks.encode(&e, ref)
 	return e.b, nil
 }
 
@@ -438,6 +455,10 @@ func (n *Network) UnmarshalBinary(b []byte) error {
 	q.SSHFanout.decode(&d, "sshFanout", ref, MaxPortPanes, addr, flowEx)
 	q.DNSTunnel.decode(&d, "dnsTunnel", ref, MaxDomainPanes, func() Domain { return Domain(d.str("dnsTunnel domain", MaxDomainLen)) },
 		func(x, prev *DNSExemplar) { x.decode(&d, prev) })
+	q.DNSModels.decode(&d, ref)
+	q.Inventory.decode(&d, ref)
+	q.Baseline = decodeNetBaseline(&d, ref)
+	q.Attacks.decode(&d, ref)
 	if err := d.finish("network"); err != nil {
 		return err
 	}

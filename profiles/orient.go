@@ -27,8 +27,20 @@ import (
 //     record involves one of its own addresses, so its own address
 //     collects partners; a remote host talks to one or two of them. An
 //     address with CooccurPartners distinct partners is local.
-//  3. Records that neither orients are oriented by the learned set (srcaddr
-//     learned: outbound; else dstaddr learned: inbound), or else parked:
+//  3. The inventory (inventory.go): what EC2 says the entity's addresses
+//     are, from CloudTrail responses and the --inventory file. It orients
+//     a record no per-record rule orients before the addresses learned
+//     from the records do (srcaddr in it: outbound; else dstaddr: inbound),
+//     and its addresses are learned as local too. It comes after the
+//     per-record rules so that a record they orient keeps its orientation
+//     whatever facts arrive later (on a real log the two agree: an
+//     interface's IPv4 traffic is logged with its private address); it
+//     decides what they cannot: two private addresses (a scan between
+//     two instances of a VPC) or two public ones (an instance's public
+//     address, IPv6).
+//  4. Records that no rule orients are oriented by the inventory, then by
+//     the learned set (srcaddr learned: outbound; else dstaddr learned:
+//     inbound), or else parked:
 //     kept in the profile, and oriented and applied (counters, windows,
 //     detectors) as soon as an address they carry is learned. Their bytes
 //     and packets count as unknown meanwhile, and for good if they are
@@ -45,7 +57,11 @@ import (
 //   - no record's two addresses are both learned local (traffic between
 //     two of the entity's own addresses, which a VPC flow log does not
 //     normally carry: such a record is oriented by whichever was learned
-//     first);
+//     first), nor one in the inventory and the other learned from the
+//     records;
+//   - the inventory's caps do not overflow (MaxInventoryInterfaces,
+//     MaxInventoryAddrs), and the --inventory file does not change while
+//     the profile lives;
 //   - a parked record is oriented before the entity's latest event time
 //     passes its own by WindowLateness (later, its counters are exact but
 //     it is too late for the windows).
@@ -138,12 +154,17 @@ func ruleOrientation(dir event.Direction, src, dst netip.Addr) (outbound, ok boo
 }
 
 // Orient tells the local and remote side of r: by the per-record rules,
-// else by the learned local addresses. ok is false when neither applies.
+// else by the inventory, else by the learned local addresses. ok is false
+// when none applies.
 func (n *Network) Orient(r *FlowRecord) (o Orientation, ok bool) {
 	if out, ok := ruleOrientation(r.Direction, r.Src, r.Dst); ok {
 		return r.orientation(out), true
 	}
 	switch {
+	case n.Inventory.Has(r.Src):
+		return r.orientation(true), true
+	case n.Inventory.Has(r.Dst):
+		return r.orientation(false), true
 	case n.IsLocal(r.Src):
 		return r.orientation(true), true
 	case n.IsLocal(r.Dst):

@@ -43,6 +43,20 @@ type Principal struct {
 	UserAgents SeenSet `json:"userAgents"`
 	// EventIDs are the recently applied events, to drop duplicates.
 	EventIDs EventIDs `json:"recentEventIds"`
+	// ConsoleLogins are the recent successful console sign-ins (see
+	// ConsoleLogins).
+	ConsoleLogins ConsoleLogins `json:"consoleLogins,omitempty"`
+	// Baseline is the behavioural baseline the anomaly detectors compare
+	// calls with, and their windows (see Baseline).
+	Baseline Baseline `json:"baseline"`
+	// Credentials are the instances whose credentials a role issues and a
+	// user's long-term keys (see Credentials).
+	Credentials Credentials `json:"credentials"`
+	// RuleCounts are the windows of custom rules with a threshold.
+	RuleCounts RuleCounts `json:"ruleCounts"`
+	// Signals are the attack-sequence signals per credential and
+	// half-window (see Signals).
+	Signals Signals `json:"signals"`
 }
 
 // NewPrincipal returns the empty profile of a principal.
@@ -100,6 +114,7 @@ func (p *Principal) Observe(ev *event.Event) bool {
 	if ct.UserAgent != "" {
 		p.UserAgents.observe(clip(ct.UserAgent, MaxValueLen), t, MaxUserAgents)
 	}
+	p.ConsoleLogins.observe(ct, t)
 	return true
 }
 
@@ -156,6 +171,11 @@ func (p *Principal) MarshalBinary() ([]byte, error) {
 	p.SourceIPs.encode(&e, p.LastEvent)
 	p.UserAgents.encode(&e, p.LastEvent)
 	p.EventIDs.encode(&e, p.LastEvent)
+	p.ConsoleLogins.encode(&e, p.LastEvent)
+	p.Baseline.encode(&e, p.LastEvent)
+	p.Credentials.encode(&e, p.LastEvent)
+	p.RuleCounts.encode(&e, p.LastEvent)
+	p.Signals.encode(&e, p.LastEvent)
 	return e.b, nil
 }
 
@@ -175,6 +195,11 @@ func (p *Principal) UnmarshalBinary(b []byte) error {
 	q.SourceIPs = decodeSeenSet(&d, "sourceIps", MaxSourceIPs, MaxValueLen, q.LastEvent)
 	q.UserAgents = decodeSeenSet(&d, "userAgents", MaxUserAgents, MaxValueLen, q.LastEvent)
 	q.EventIDs = decodeEventIDs(&d, q.LastEvent)
+	q.ConsoleLogins = decodeConsoleLogins(&d, q.LastEvent)
+	q.Baseline = decodeBaseline(&d, q.LastEvent)
+	q.Credentials = decodeCredentials(&d, q.LastEvent)
+	q.RuleCounts = decodeRuleCounts(&d, q.LastEvent)
+	q.Signals = decodeSignals(&d, q.LastEvent)
 	if err := d.finish("principal"); err != nil {
 		return err
 	}

@@ -91,16 +91,22 @@ const (
 
 	// MaxPrincipalSize bounds the encoding of a principal: identity
 	// strings of MaxIDLen bytes, every set full of values of MaxValueLen
-	// bytes with their counts and times, MaxDedupeIDs event ids (about 340
-	// KB; a principal seen a few times takes about 250 bytes, a busy one a
-	// few KB).
-	MaxPrincipalSize = 4*MaxIDLen + 64 + (MaxAPIs+MaxSourceIPs+MaxUserAgents)*(MaxValueLen+24) + MaxDedupeIDs*18
+	// bytes with their counts and times, MaxDedupeIDs event ids, and the
+	// detection state (baseline, sign-ins, instance credentials,
+	// attack-sequence signals, custom-rule windows) full of maximal
+	// strings: megabytes that no real principal approaches (one seen a few
+	// times takes about 250 bytes, a busy one a few KB; vigil eval prints
+	// the median and p99 over the evaluation data).
+	MaxPrincipalSize = 4*MaxIDLen + 64 + (MaxAPIs+MaxSourceIPs+MaxUserAgents)*(MaxValueLen+24) + MaxDedupeIDs*18 + MaxCredentialsSize +
+		MaxBaselineSize + maxConsoleLoginsSize + maxSignalsSize + maxRuleCountsSize
 	// MaxNetworkSize bounds the encoding of a network profile whose
 	// identifiers (interface, VPC, subnet, instance ids) have AWS's
 	// lengths, about 25 bytes: every list full, every pane full of keys
 	// with its own exemplar, IPv6 remotes (about 125 KB, see
 	// TestNetworkCaps; a quiet instance takes under 200 bytes).
-	MaxNetworkSize = 256 << 10
+	// The detection state added since (inventory, baseline, attack
+	// windows, DNS models) adds its own bounds.
+	MaxNetworkSize = 256<<10 + MaxInventorySize + MaxNetBaselineSize + maxAttackWindowsSize + MaxDNSModelsSize
 )
 
 // Header is the identity and bookkeeping every profile carries.

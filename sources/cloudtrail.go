@@ -1,6 +1,8 @@
 package sources
 
 import (
+	"bytes"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -10,9 +12,12 @@ import (
 
 // Bounds on CloudTrail request parameters kept per event.
 const (
-	maxParams      = 32
+	maxParams      = 64
 	maxParamValue  = 256
 	maxParamKeyLen = 128
+	// paramsHint is the size the parameter map starts at: most requests
+	// have a handful.
+	paramsHint = 16
 )
 
 // CloudTrailDecoder decodes CloudTrail records: one event object, an S3
@@ -33,6 +38,8 @@ type CloudTrailDecoder struct {
 	in      interner
 	scratch []byte
 	key     []byte // a flattened request parameter's key
+	// docParser parses policy documents sent as text (canonicalDoc).
+	docParser fastjson.Parser
 	// bigParse is set when the parser has grown past keepBuffer; it is
 	// replaced at the end of the record.
 	bigParse bool
@@ -189,8 +196,9 @@ type ctView struct {
 	eventTime, eventName, eventSource, eventType, eventCategory []byte
 	eventID, awsRegion, sourceIP, userAgent, errorCode          []byte
 	errorMessage, recipient, vpcEndpoint, consoleLogin, mfaUsed []byte
+	vpcEndpointAccount                                          []byte
 	readOnly, mgmt, mgmtSet, insight                            bool
-	identity, params                                            *fastjson.Object
+	identity, params, response                                  *fastjson.Object
 	identitySet                                                 bool
 }
 
@@ -234,6 +242,8 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (dropped bool, err er
 			w.recipient, err = idStr(v, "recipientAccountId", maxID)
 		case "vpcEndpointId":
 			w.vpcEndpoint, err = strN(v, "vpcEndpointId", maxID)
+		case "vpcEndpointAccountId":
+			w.vpcEndpointAccount, err = idStr(v, "vpcEndpointAccountId", maxID)
 		case "readOnly":
 			w.readOnly, _, err = boolish(v, "readOnly")
 		case "managementEvent":
@@ -253,6 +263,7 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (dropped bool, err er
 			w.params = objectOrNil(v)
 		case "responseElements":
 			if o := objectOrNil(v); o != nil {
+				w.response = o
 				if c := o.Get("ConsoleLogin"); c != nil {
 					w.consoleLogin, err = strN(c, "responseElements.ConsoleLogin", maxName)
 				}
@@ -316,6 +327,8 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (dropped bool, err er
 		return false, err
 	}
 	ct.RequestParameters = d.requestParams(w.params)
+	inv := inventoryFacts(ct, w.params, w.response)
+	d.detectorParams(&w, ct, inv)
 
 	d.ev = event.Event{
 		Source:     event.SourceCloudTrail,
@@ -329,6 +342,7 @@ func (d *CloudTrailDecoder) decodeEvent(v *fastjson.Value) (dropped bool, err er
 		d.ev.Account = ct.Identity.AccountID
 	}
 	d.ev.Entity = principalEntity(ct, d.ev.Account)
+	d.ev.Inventory = inv
 	return false, checkRouting(&d.ev)
 }
 
@@ -416,67 +430,233 @@ func (d *CloudTrailDecoder) identity(o *fastjson.Object, id *event.Identity) err
 }
 
 // requestParams returns the scalar request parameters, bounded in count
-// and size. Nested objects are flattened to dotted keys up to
-// maxParamDepth levels ("PublicAccessBlockConfiguration.BlockPublicAcls"),
-// an empty object is kept as "{}" (an empty BucketLoggingStatus turns
-// logging off), and arrays are skipped. The map is the decoder's, reused
-// for the next event.
+// and size, flattened to dotted paths:
+//
+//   - a nested object's scalars under "outer.inner" (an empty object is
+//     kept as "{}": an empty BucketLoggingStatus turns logging off), up to
+//     maxParamDepth object levels;
+//   - a list's elements under their index, "items.0.group" or
+//     "valuesToAdd.0", the first maxListElems of each list; a list's
+//     index is no level of its own, so ipPermissions.items.0.ipRanges.
+//     items.0.cidrIp is five levels deep;
+//   - each object's scalars before its nested objects and lists, so a
+//     long list cannot push out the top-level names most detectors read.
+//
+// Values are cut at maxParamValue bytes, except the policy documents of
+// isDocParam, cut at maxDocParam. The map is the decoder's, reused for the
+// next event.
 func (d *CloudTrailDecoder) requestParams(o *fastjson.Object) map[string]string {
 	if o == nil || o.Len() == 0 {
 		return nil
 	}
-	if d.params == nil {
-		d.params = make(map[string]string, maxParams)
+	// Clearing a map costs its capacity: one grown by a large request is
+	// dropped rather than cleared for every event after it.
+	if d.params == nil || len(d.params) > paramsHint {
+		d.params = make(map[string]string, paramsHint)
 	} else {
 		clear(d.params)
 	}
 	if d.key == nil {
 		d.key = make([]byte, 0, 2*maxParamKeyLen)
 	}
-	d.flattenParams(o, d.key[:0], 1)
+	d.flattenObject(o, d.key[:0], 1)
 	if len(d.params) == 0 {
 		return nil
 	}
 	return d.params
 }
 
-// maxParamDepth bounds how deep requestParams looks into nested objects.
-const maxParamDepth = 3
+// Bounds of the flattening: how deep it looks into nested objects, how
+// many elements of one list it keeps, and how long a policy document may
+// be (IAM caps a trust policy at 4096 characters and a managed policy at
+// 6144, whitespace aside; a longer one is cut).
+const (
+	maxParamDepth = 6
+	maxListElems  = 16
+	maxDocParam   = 8 << 10
+)
 
-func (d *CloudTrailDecoder) flattenParams(o *fastjson.Object, prefix []byte, depth int) {
-	m := d.params
+// isDocParam reports whether a top-level parameter holds a policy
+// document as text, which rules search whole ("foreign account in the
+// trust policy"). A document that is JSON is kept in a canonical form,
+// compact and with no needless escapes, so that a rule's "contains" sees
+// "Principal":"*" however the caller spelt it ("Principal" : "\u002a").
+func isDocParam(k []byte) bool {
+	switch string(k) {
+	case "policyDocument", "assumeRolePolicyDocument", "policy":
+		return true
+	}
+	return false
+}
+
+// flattenObject keeps the scalars of o, then flattens its objects and
+// lists; prefix is the path of o with a trailing '.', depth its level.
+func (d *CloudTrailDecoder) flattenObject(o *fastjson.Object, prefix []byte, depth int) {
+	nested := false
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		key := append(prefix, k...)
-		if len(m) >= maxParams || len(k) == 0 || len(key) > maxParamKeyLen {
-			return
-		}
-		var val []byte
 		switch v.Type() {
-		case fastjson.TypeString:
-			val, _ = v.StringBytes()
-		case fastjson.TypeNumber:
-			d.scratch = v.MarshalTo(d.scratch[:0]) // the number's own text
-			val = d.scratch
-		case fastjson.TypeTrue:
-			val = []byte("true")
-		case fastjson.TypeFalse:
-			val = []byte("false")
-		case fastjson.TypeObject:
-			inner, _ := v.Object()
-			switch {
-			case inner.Len() == 0:
-				val = []byte("{}")
-			case depth < maxParamDepth:
-				d.flattenParams(inner, append(key, '.'), depth+1)
-				return
-			default:
-				return
-			}
-		default:
+		case fastjson.TypeObject, fastjson.TypeArray:
+			nested = true
 			return
 		}
-		m[d.in.get(key)] = string(truncateUTF8(val, maxParamValue))
+		if len(k) > 0 {
+			d.keep(append(prefix, k...), v, depth == 1 && isDocParam(k))
+		}
 	})
+	if !nested {
+		return
+	}
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if len(k) > 0 && len(d.params) < maxParams {
+			d.flattenNested(append(prefix, k...), v, depth)
+		}
+	})
+}
+
+// flattenNested flattens v, an object or a list at key.
+func (d *CloudTrailDecoder) flattenNested(key []byte, v *fastjson.Value, depth int) {
+	if len(key) >= maxParamKeyLen {
+		return
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		inner, _ := v.Object()
+		switch {
+		case inner.Len() == 0:
+			d.keepString(key, "{}")
+		case depth < maxParamDepth:
+			d.flattenObject(inner, append(key, '.'), depth+1)
+		}
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		key = append(key, '.')
+		for i, e := range a {
+			if i == maxListElems || len(d.params) >= maxParams {
+				break
+			}
+			ik := strconv.AppendInt(key, int64(i), 10)
+			switch e.Type() {
+			case fastjson.TypeObject:
+				// An element's fields are one level below the list, as
+				// an object's are: the index is no level.
+				if inner, _ := e.Object(); inner.Len() > 0 && depth < maxParamDepth && len(ik) < maxParamKeyLen {
+					d.flattenObject(inner, append(ik, '.'), depth+1)
+				}
+			case fastjson.TypeArray:
+				// A list of lists: no request parameter has one.
+			default:
+				d.keep(ik, e, false)
+			}
+		}
+	}
+}
+
+// keep adds one scalar parameter, if the bounds allow.
+func (d *CloudTrailDecoder) keep(key []byte, v *fastjson.Value, doc bool) {
+	if len(d.params) >= maxParams || len(key) > maxParamKeyLen {
+		return
+	}
+	var val []byte
+	switch v.Type() {
+	case fastjson.TypeString:
+		val, _ = v.StringBytes()
+		if doc {
+			val = d.canonicalDoc(val)
+		}
+	case fastjson.TypeNumber:
+		d.scratch = v.MarshalTo(d.scratch[:0]) // the number's own text
+		val = d.scratch
+	case fastjson.TypeTrue:
+		val = []byte("true")
+	case fastjson.TypeFalse:
+		val = []byte("false")
+	default:
+		return
+	}
+	limit := maxParamValue
+	if doc {
+		limit = maxDocParam
+	}
+	d.params[d.in.get(key)] = string(truncateUTF8(val, limit))
+}
+
+// keepString is keep for a fixed value.
+func (d *CloudTrailDecoder) keepString(key []byte, val string) {
+	if len(d.params) < maxParams && len(key) <= maxParamKeyLen {
+		d.params[d.in.get(key)] = val
+	}
+}
+
+// canonicalDoc returns doc, a JSON document sent as text, in canonical
+// form (see isDocParam), or doc itself if it is not JSON. It parses with a
+// parser of its own, as the event's values live in d.p, and lets go of it
+// when a large document grew it.
+func (d *CloudTrailDecoder) canonicalDoc(doc []byte) []byte {
+	if !bytes.ContainsAny(doc, " \t\r\n\\") {
+		return doc // canonical already, or not JSON
+	}
+	v, err := d.docParser.ParseBytes(doc)
+	if parserGrew(doc, v) {
+		defer func() { d.docParser = fastjson.Parser{} }()
+	}
+	if err != nil {
+		return doc
+	}
+	d.scratch = appendCanonical(d.scratch[:0], v)
+	return d.scratch
+}
+
+// appendCanonical appends v as compact JSON, its strings unescaped and
+// escaped again only where JSON requires it. The parser bounds v's depth.
+func appendCanonical(b []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		b = append(b, '{')
+		n := 0
+		o.Visit(func(k []byte, e *fastjson.Value) {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendCanonical(b, e)
+		})
+		return append(b, '}')
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		b = append(b, '[')
+		for i, e := range a {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonical(b, e)
+		}
+		return append(b, ']')
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		return appendJSONString(b, s)
+	}
+	return v.MarshalTo(b) // numbers as written, true, false, null
+}
+
+// appendJSONString appends s quoted, escaping only '"', '\' and control
+// characters.
+func appendJSONString(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // truncateUTF8 cuts b to at most n bytes without splitting a rune.

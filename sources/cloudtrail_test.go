@@ -368,7 +368,7 @@ func TestCloudTrailEntity(t *testing.T) {
 func TestCloudTrailFields(t *testing.T) {
 	params := map[string]any{
 		"str": "v", "int": 6, "float": 1.5e3, "yes": true, "no": false, "null": nil,
-		"nested": map[string]any{"a": 1, "b": map[string]any{"c": "x", "d": map[string]any{"e": "too deep"}}}, "list": []any{1, 2},
+		"nested": map[string]any{"a": 1, "b": map[string]any{"c": "x", "d": map[string]any{"e": "three deep"}}}, "list": []any{1, 2},
 		"empty":   map[string]any{},
 		"long":    strings.Repeat("é", 200), // 400 bytes: cut at 256 without splitting a rune
 		"unicode": "naïve",
@@ -396,7 +396,8 @@ func TestCloudTrailFields(t *testing.T) {
 	wantParams := map[string]string{
 		"str": "v", "int": "6", "float": "1500", "yes": "true", "no": "false",
 		"long": strings.Repeat("é", 128), "unicode": "naïve",
-		"nested.a": "1", "nested.b.c": "x", "empty": "{}",
+		"nested.a": "1", "nested.b.c": "x", "nested.b.d.e": "three deep", "empty": "{}",
+		"list.0": "1", "list.1": "2",
 	}
 	if !reflect.DeepEqual(ct.RequestParameters, wantParams) {
 		t.Errorf("params %q", ct.RequestParameters)
@@ -414,7 +415,7 @@ func TestCloudTrailFields(t *testing.T) {
 	}
 
 	many := map[string]any{}
-	for i := range 40 {
+	for i := range maxParams + 8 {
 		many[fmt.Sprintf("p%02d", i)] = i
 	}
 	evs, _, err = decodeAll(d.Decode, ctEvent(t, map[string]any{"requestParameters": many}))

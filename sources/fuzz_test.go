@@ -2,6 +2,7 @@ package sources
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"reflect"
@@ -90,6 +91,8 @@ func FuzzCloudTrail(f *testing.F) {
 	f.Add(ctEvent(f, map[string]any{"recipientAccountId": "1111\u007f22223333"}))
 	f.Add(ctEvent(f, map[string]any{"eventTime": "0000-01-01T00:00:00Z"}))
 	f.Add(ctEvent(f, map[string]any{"eventTime": "2262-04-12T00:00:00Z"}))
+	f.Add(ctEvent(f, map[string]any{"requestParameters": json.RawMessage(`{"policyDocument":"{\n \"a\": 1\n}",` +
+		`"p":{"items":[{"r":{"items":[{"c":"0.0.0.0/0"},[1],null]}},"all",{}]},"a":{"b":{"c":{"d":{"e":{"f":{"g":1}}}}}}}`)}))
 	for _, b := range hostileSeeds(f, []byte(`{"Records":[`+string(valid)+`,`+string(valid)+`]}`)) {
 		f.Add(b)
 	}

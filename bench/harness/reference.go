@@ -201,6 +201,12 @@ func (ref *reference) apply(src event.Source, r *kgo.Record) {
 		if ev.Region == "" {
 			ev.Region = ref.defaultRegion
 		}
+		// As ingest does: EC2's inventory facts go to the network
+		// entities they name.
+		if inv := ev.Inventory; inv != nil {
+			ev.Inventory = nil
+			sources.DeriveInventory(ev, inv, func(d *event.Event) { ref.applyEvent(d) })
+		}
 		if ev.CloudTrail != nil && sources.IsGlobal(ev.CloudTrail) {
 			ev.CloudTrail.Global = true
 			for _, region := range ref.regions {

@@ -7,6 +7,7 @@
 //	vigil replay   feed log files to the raw topics
 //	vigil broker   run the embedded Kafka broker alone
 //	vigil bench    load-test a node and report throughput, latency and recall
+//	vigil eval     score detection on labelled data sets
 //
 // Every flag can also be set as a VIGIL_* environment variable (the flag
 // name upper-cased, dashes as underscores) or in a YAML file (--config).
@@ -40,6 +41,7 @@ Usage:
   vigil replay [flags] PATH...  produce log files to the raw topics
   vigil broker [flags]          run the embedded Kafka broker alone
   vigil bench  [flags]          load-test vigil: throughput against a reference loop, latency, recall
+  vigil eval   [flags] PATH...  score detection on labelled data sets (attacks detected, false findings)
 
 Run "vigil COMMAND -h" for a command's flags.
 `
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBroker(ctx, args[1:], stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "eval":
+		err = runEval(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

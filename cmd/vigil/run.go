@@ -213,6 +213,7 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 		cfg            = &o.node
 		brokers        string
 		regions        string
+		affiliated     string
 		seeds          string
 		logLevel       string
 		shards         int
@@ -235,9 +236,19 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	fs.IntVar(&replicas, "replication", 1, "replication factor of topics vigil creates")
 	fs.StringVar(&regions, "regions", "", "enabled regions global-service events are broadcast to (comma-separated; default all commercial regions)")
 	fs.StringVar(&cfg.GlobalFindings, "global-findings", detect.GlobalFindingsOnce, "where a global-service event's findings are raised: once (in the region it is logged in, listing the regions that learned from it) or per-region (in every enabled region, as GuardDuty does)")
+	fs.DurationVar(&cfg.LearningPeriod, "learning-period", detect.DefaultLearningPeriod, "how long after a principal's first event (event time) its baseline only learns and raises no AnomalousBehavior finding")
+	fs.DurationVar(&cfg.NetworkLearningPeriod, "network-learning-period", detect.DefaultNetworkLearningPeriod, "how long after a network entity's first record (event time) its baseline only learns and raises no NetworkPortUnusual, TrafficVolumeUnusual, Spambot or UnusualDNSResolver/DoH/DoT finding (at least 24h)")
 	fs.StringVar(&cfg.DefaultRegion, "default-region", "us-east-1", "region of records that carry none (VPC flow logs without the region field)")
 	fs.StringVar(&cfg.FlowFormat, "vpcflow-format", "", "VPC flow-log format of records without a header line (default: version 2 default format)")
-	fs.StringVar(&cfg.IntelDir, "intel-dir", "", "directory of threat-intelligence lists (default: built-in lists)")
+	fs.StringVar(&cfg.IntelDir, "intel-dir", "", "directory of threat-intelligence lists: its crypto, tor/ and malicious/ lists replace the built-in ones of their kind; custom/ holds threat and trusted lists in GuardDuty's formats, named by custom/lists.json (default: built-in lists)")
+	fs.StringVar(&cfg.GeoIPDir, "geoip-dir", "", "directory of the GeoIP databases that make data fetches: caller ASN, country, city and location for remoteIpDetails, the baselines and ConsoleLoginSuccess.B; missing ones degrade those (default: data/geoip when it exists)")
+	fs.StringVar(&cfg.AWSIPRanges, "aws-ip-ranges", "", "a copy of AWS's ip-ranges.json (make aws-ip-ranges), to tell callers inside AWS from those outside (InstanceCredentialExfiltration); default: data/ip-ranges.json when it exists, else a small bundled subset")
+	fs.StringVar(&affiliated, "affiliated-accounts", "", "the organisation's AWS account ids (comma-separated): instance credentials used from one of them are Medium, not High")
+	fs.StringVar(&cfg.Inventory, "inventory", "", "EC2 inventory: a file, or a directory of *.json files, of 'aws ec2 describe-instances' and/or 'describe-network-interfaces' output, loaded at start: which addresses belong to which instance, to orient flow records (CloudTrail's RunInstances and the like teach the same while running)")
+	fs.StringVar(&cfg.LeakedKeys, "leaked-keys", "", "file of access key ids known to be leaked, one a line with an optional '# note' (CompromisedCredentials)")
+	fs.DurationVar(&cfg.IntelReloadInterval, "intel-reload-interval", 30*time.Second, "how often --intel-dir is checked for changed files, which are reloaded without a restart (a malformed list is refused and the old lists stay); negative: never, POST /api/v1/intel/reload only")
+	fs.StringVar(&cfg.RulesDir, "rules-dir", "", "directory of custom detection rule files, *.yaml or *.json (default: the starter rules only)")
+	fs.BoolVar(&cfg.NoStarterRules, "no-starter-rules", false, "leave the built-in starter detection rules out")
 	fs.StringVar(&cfg.Admin.Addr, "admin-addr", "127.0.0.1:8080", "admin endpoint listen address; beyond loopback it needs a token or --insecure-admin")
 	adminToken := addSecretFlag(fs, "admin-token", "bearer token required by the admin API")
 	fs.StringVar(&cfg.Admin.TLSCert, "admin-tls-cert", "", "PEM certificate: serve the admin endpoint over HTTPS")
@@ -334,6 +345,7 @@ func runConfig(args []string, stderr io.Writer) (runOptions, error) {
 	cfg.Storage.CacheSize, cfg.Storage.MemTableSize = int64(cacheMB)<<20, uint64(memtableMB)<<20
 	cfg.Kafka.Brokers = splitList(brokers)
 	cfg.Gossip.Seeds = splitList(seeds)
+	cfg.AffiliatedAccounts = splitList(affiliated)
 	cfg.Gossip.Insecure, cfg.Admin.Insecure = insecureGossip, insecureAdmin
 	cfg.Gossip.AdvertiseAddr = cfg.AdvertiseAddr
 	cfg.Topics.Shards, cfg.Topics.RawPartitions, cfg.Topics.Replication = int32(shards), int32(rawParts), int16(replicas)
