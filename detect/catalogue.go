@@ -241,6 +241,11 @@ var registry = []family{
 		Aggregation: "account, region, instance",
 		Trigger:     "the same on an EMR service port (8088, 8443, 8890, 8998, 9443, 9870, 16010, 18080, 19888, 20888, 50070)",
 	}}},
+	{flow: (*Engine).beaconing, types: []TypeInfo{{
+		Type: TypeBeaconing, Source: "vpcflow", Severity: findings.SeverityMedium,
+		Aggregation: "account, region, instance, remote host, UTC day",
+		Trigger:     "vigil's own type: connections the instance opens to one public host are regular in time and size (RITA-style beacon score ≥ 0.85, timing score ≥ 0.9, at least 24 connections over 30 minutes); not DNS, NTP or AWS service ranges",
+	}}},
 	{flow: (*Engine).networkBaseline, types: []TypeInfo{{
 		Type: TypeNetworkPortUnusual, Source: "vpcflow", Severity: findings.SeverityMedium, Variable: true,
 		Aggregation: "account, region, instance, protocol/port",

@@ -101,6 +101,7 @@ const (
 	TypeNetworkPortUnusual            = "Behavior:EC2/NetworkPortUnusual"
 	TypeTrafficVolumeUnusual          = "Behavior:EC2/TrafficVolumeUnusual"
 	TypeSpambot                       = "Backdoor:EC2/Spambot"
+	TypeBeaconing                     = "Backdoor:EC2/Beaconing"
 	TypeUnusualDNSResolver            = "DefenseEvasion:EC2/UnusualDNSResolver"
 	TypeUnusualDoHActivity            = "DefenseEvasion:EC2/UnusualDoHActivity"
 	TypeUnusualDoTActivity            = "DefenseEvasion:EC2/UnusualDoTActivity"

@@ -2,6 +2,8 @@ package eval
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -121,5 +123,67 @@ func TestSizes(t *testing.T) {
 	}
 	if got := Sizes(nil); got != (ProfileSizes{}) {
 		t.Errorf("%+v", got)
+	}
+}
+
+// TestDGA finds the dga/ directory under a path, evaluates the model on a
+// tiny copy of the lists, and says the data is absent without them.
+func TestDGA(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	if err := os.MkdirAll(filepath.Join(data, "dga"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DGADir != data {
+		t.Fatalf("DGADir %q, want %q", c.DGADir, data)
+	}
+	if r, absent, err := DGA(c.DGADir); r != nil || err != nil || !strings.Contains(absent, "not found") {
+		t.Errorf("no lists: %v, %q, %v", r, absent, err)
+	}
+	if r, absent, err := DGA(""); r != nil || err != nil || absent == "" {
+		t.Errorf("no dir: %v, %q, %v", r, absent, err)
+	}
+
+	// A few generated and benign domains, some in the held-back split.
+	var generated, benign []string
+	for i := 0; len(generated) < 40 || len(benign) < 40; i++ {
+		g := fmt.Sprintf("xq%dzkvtrwpl%djh.com", i, i*7)
+		b := fmt.Sprintf("shop%d.com", i)
+		if len(generated) < 40 {
+			generated = append(generated, g)
+		}
+		if len(benign) < 40 {
+			benign = append(benign, b)
+		}
+	}
+	files := map[string]string{
+		"dga/baderj_dga_examples_capped5k.csv": "family,variant_file,domain\n" + "fam,f.txt," + strings.Join(generated, "\nfam,f.txt,") + "\n",
+		"dga/chrmor_dga_domains_sample.csv":    "class,family,domain\nlegit,alexa,google.com\n",
+	}
+	for _, f := range []string{"umbrella-top-100k", "alexa2016-top-100000-domains", "opendns-top-domains", "opendns-random-domains"} {
+		files["benign_domains/"+f+".txt"] = strings.Join(benign, "\n") + "\n"
+	}
+	if err := os.MkdirAll(filepath.Join(data, "benign_domains"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(data, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, absent, err := DGA(data)
+	if err != nil || r == nil || absent != "" {
+		t.Fatalf("%v, %q, %v", r, absent, err)
+	}
+	if r.Test.Positives == 0 || r.Test.Negatives == 0 {
+		t.Errorf("held-back split %+v", r.Test)
+	}
+	var b bytes.Buffer
+	if err := (&Report{DGA: r}).WriteTable(&b); err != nil || !strings.Contains(b.String(), "precision") {
+		t.Errorf("table: %v\n%s", err, b.String())
 	}
 }

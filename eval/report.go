@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-sec/vigil/detect/dga"
 	"github.com/vigil-sec/vigil/findings"
 )
 
@@ -25,9 +26,15 @@ type Report struct {
 	// Missed and False list the units behind those counts.
 	Missed []UnitOutcome `json:"missed"`
 	False  []UnitOutcome `json:"false"`
-	// Profiles are the stored sizes of the principal profiles.
-	Profiles ProfileSizes `json:"principalProfileBytes"`
-	Records  int          `json:"records"`
+	// Profiles and NetworkProfiles are the stored sizes of the principal
+	// and network profiles.
+	Profiles        ProfileSizes `json:"principalProfileBytes"`
+	NetworkProfiles ProfileSizes `json:"networkProfileBytes"`
+	// DGA is the DGA model's evaluation on its held-back split; when the
+	// labelled domain lists are absent it is nil and DGAAbsent says why.
+	DGA       *dga.Report `json:"dga,omitempty"`
+	DGAAbsent string      `json:"dgaAbsent,omitempty"`
+	Records   int         `json:"records"`
 	// Elapsed is the replay's wall time (produce to applied), and Total
 	// the whole run's.
 	Elapsed time.Duration `json:"elapsedNs"`
@@ -244,8 +251,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	list("Stratus techniques no type is expected of", r.ExpectedNone, false)
 	list("missed", r.Missed, true)
 	list("false findings", r.False, true)
+	fmt.Fprintln(w)
+	switch {
+	case r.DGA != nil:
+		dga.WriteReport(w, r.DGA)
+	case r.DGAAbsent != "":
+		fmt.Fprintf(w, "DGA model (Trojan:EC2/DGADomainRequest.B): not evaluated, labelled data absent: %s\n", r.DGAAbsent)
+	}
 	p := r.Profiles
 	fmt.Fprintf(w, "\nprincipal profiles: %d stored, %d bytes median, %d bytes p99, %d bytes max\n", p.Count, p.Median, p.P99, p.Max)
+	p = r.NetworkProfiles
+	fmt.Fprintf(w, "network profiles: %d stored, %d bytes median, %d bytes p99, %d bytes max\n", p.Count, p.Median, p.P99, p.Max)
 	fmt.Fprintf(w, "%d records replayed in %s (%s in all)\n", r.Records, r.Elapsed.Round(time.Millisecond), r.Total.Round(time.Millisecond))
 	return nil
 }

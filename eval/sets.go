@@ -58,6 +58,10 @@ type Corpus struct {
 	Sets map[string][]string
 	// Skipped lists files that were recognised but not used, and why.
 	Skipped []string
+	// DGADir is the first directory found holding a dga/ directory: the
+	// data directory dga.EvaluateDir reads (dga/ and benign_domains/);
+	// empty if there is none.
+	DGADir string
 }
 
 // Records counts the corpus's records.
@@ -98,6 +102,8 @@ const (
 //     captures (the other Route 53 conversions are not labelled);
 //   - benign_domains/*.txt: popular-domain lists.
 //
+// A directory named dga is not a set of units: its parent is DGADir.
+//
 // Accounts are assigned in load order, so the same paths give the same
 // accounts.
 func Load(paths []string) (*Corpus, error) {
@@ -108,6 +114,9 @@ func Load(paths []string) (*Corpus, error) {
 				return err
 			}
 			if d.IsDir() {
+				if d.Name() == "dga" && c.DGADir == "" {
+					c.DGADir = filepath.Dir(path)
+				}
 				return nil
 			}
 			return c.loadFile(path)

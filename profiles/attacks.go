@@ -188,22 +188,8 @@ type VolumeWindows struct {
 	Panes []VolumePane  `json:"panes"`
 }
 
-func volumePaneLess(a, b *VolumePane) bool {
-	if c := a.Last.Compare(b.Last); c != 0 {
-		return c < 0
-	}
-	if c := a.Group.Compare(b.Group); c != 0 {
-		return c < 0
-	}
-	return a.Index < b.Index
-}
-
-func byVolumePane(p VolumePane, k paneKey[VolumeGroup]) int {
-	if c := p.Group.Compare(k.group); c != 0 {
-		return c
-	}
-	return cmp.Compare(p.Index, k.index)
-}
+func (p *VolumePane) paneKey() (VolumeGroup, int64) { return p.Group, p.Index }
+func (p *VolumePane) paneLast() time.Time           { return p.Last }
 
 // volumeReached reports whether panes a and b (either may be nil) hold
 // at least minPackets packets from at least minPorts local ports. Both
@@ -231,84 +217,37 @@ func satAdd(a, b uint64) uint64 {
 // observe adds a record to the panes (see Windows.observe).
 func (w *VolumeWindows) observe(g VolumeGroup, port uint16, packets, bytes uint64, at time.Time, ex FlowExemplar, window time.Duration,
 	latest time.Time, minPackets uint64, minPorts, maxPanes int) (hits [2]WindowHit) {
-	hop := max(window/2, 1)
-	if w.Hop != hop {
-		clear(w.Panes)
-		w.Hop, w.Panes = hop, w.Panes[:0]
-	}
+	hop := resetHop(&w.Hop, &w.Panes, window)
 	minPorts = min(max(minPorts, 1), MaxWindowKeys)
-	idx := paneIndex(at, hop)
-	floor := liveFloor(latest, hop)
-	if idx < floor {
+	i, idx, floor := paneFor(w.Panes, hop, g, at, latest, func(idx, floor int64) int { return w.insert(g, idx, at, ex, floor, maxPanes) })
+	if i < 0 {
 		return hits
 	}
-	i, ok := slices.BinarySearchFunc(w.Panes, paneKey[VolumeGroup]{g, idx}, byVolumePane)
-	if !ok {
-		if i = w.insert(g, idx, at, ex, floor, maxPanes); i < 0 {
-			return hits
-		}
-	}
 	p := &w.Panes[i]
-	var prev, next *VolumePane
-	if i > 0 && w.Panes[i-1].Group == g && w.Panes[i-1].Index == idx-1 {
-		prev = &w.Panes[i-1]
-	}
-	if i+1 < len(w.Panes) && w.Panes[i+1].Group == g && w.Panes[i+1].Index == idx+1 {
-		next = &w.Panes[i+1]
-	}
+	prev, next := neighbourPanes(w.Panes, i, g, idx)
 	lo, hi := volumeReached(prev, p, minPackets, minPorts), volumeReached(p, next, minPackets, minPorts)
 	insertBottomK(&p.Ports, port)
 	p.Packets = satAdd(p.Packets, packets)
 	p.Bytes = satAdd(p.Bytes, bytes)
 	p.Count++
 	loAfter, hiAfter := volumeReached(prev, p, minPackets, minPorts), volumeReached(p, next, minPackets, minPorts)
-	if at.Before(p.First) {
-		p.First = at
-	}
-	switch c := at.Compare(p.Last); {
-	case c > 0:
-		p.Last, p.Exemplar = at, ex
-	case c == 0 && ex.Compare(p.Exemplar) > 0:
-		p.Exemplar = ex
-	}
-	if idx-1 >= floor {
-		hits[0] = WindowHit{Index: idx - 1, Reached: loAfter, Crossed: !lo}
-	}
-	hits[1] = WindowHit{Index: idx, Reached: hiAfter, Crossed: !hi}
-	return hits
+	seenAt(&p.First, &p.Last, &p.Exemplar, at, ex)
+	return paneHits(idx, floor, lo, hi, loAfter, hiAfter)
 }
 
 // insert adds the empty pane (g, idx), as Windows.insert does.
 func (w *VolumeWindows) insert(g VolumeGroup, idx int64, at time.Time, ex FlowExemplar, floor int64, maxPanes int) int {
 	var spare []uint16
-	j := 0
-	for _, p := range w.Panes {
-		if p.Index >= floor {
-			w.Panes[j] = p
-			j++
-		} else if spare == nil {
+	fresh := VolumePane{Group: g, Index: idx, First: at, Last: at, Exemplar: ex}
+	var i int
+	w.Panes, i = placePane[VolumePane, VolumeGroup](w.Panes, g, idx, at, floor, maxPanes, func(p *VolumePane) {
+		// The first pane forgotten, or else the one evicted.
+		if spare == nil || p.Index >= floor {
 			spare = p.Ports[:0]
 		}
-	}
-	clear(w.Panes[j:])
-	w.Panes = w.Panes[:j]
-	fresh := VolumePane{Group: g, Index: idx, First: at, Last: at, Exemplar: ex}
-	i, _ := slices.BinarySearchFunc(w.Panes, paneKey[VolumeGroup]{g, idx}, byVolumePane)
-	if len(w.Panes) >= maxPanes {
-		least := 0
-		for k := 1; k < len(w.Panes); k++ {
-			if volumePaneLess(&w.Panes[k], &w.Panes[least]) {
-				least = k
-			}
-		}
-		if !volumePaneLess(&w.Panes[least], &fresh) {
-			return -1
-		}
-		spare = w.Panes[least].Ports[:0]
-		w.Panes = slices.Delete(w.Panes, least, least+1)
-		if least < i {
-			i--
-		}
+	})
+	if i < 0 {
+		return -1
 	}
 	if spare == nil {
 		spare = make([]uint16, 0, 4)
@@ -337,15 +276,7 @@ type VolumeWindow struct {
 // Window returns the state of window index of group g.
 func (w *VolumeWindows) Window(g VolumeGroup, index int64) VolumeWindow {
 	win := VolumeWindow{Group: g, Index: index, Start: paneStart(index, w.Hop)}
-	var a, b *VolumePane
-	i, ok := slices.BinarySearchFunc(w.Panes, paneKey[VolumeGroup]{g, index}, byVolumePane)
-	if ok {
-		a = &w.Panes[i]
-		i++
-	}
-	if i < len(w.Panes) && w.Panes[i].Group == g && w.Panes[i].Index == index+1 {
-		b = &w.Panes[i]
-	}
+	a, b := windowPanes(w.Panes, g, index)
 	var pa, pb []uint16
 	if a != nil {
 		win.First, win.Last, win.Exemplar, pa = a.First, a.Last, a.Exemplar, a.Ports
@@ -367,148 +298,56 @@ func (w *VolumeWindows) Window(g VolumeGroup, index int64) VolumeWindow {
 // Reached folds the windows of g an event reached into the state of one
 // finding occurrence, as Windows.Reached does.
 func (w *VolumeWindows) Reached(g VolumeGroup, hits [2]WindowHit) (win VolumeWindow, ok bool) {
-	for _, h := range hits {
-		if !h.Reached {
-			continue
-		}
-		x := w.Window(g, h.Index)
-		if h.Crossed {
-			x.Crossed = 1
-		}
-		if !ok {
-			win, ok = x, true
-			continue
-		}
-		first, crossed := win.First, win.Crossed+x.Crossed
-		if x.First.Before(first) {
-			first = x.First
-		}
-		if c := x.Last.Compare(win.Last); c > 0 || c == 0 && x.Count > win.Count {
-			win = x
-		}
-		win.First, win.Crossed = first, crossed
-	}
-	return win, ok
+	return foldReached(hits, func(index int64) VolumeWindow { return w.Window(g, index) },
+		func(x VolumeWindow) (time.Time, time.Time, uint64, int) { return x.First, x.Last, x.Count, x.Crossed },
+		func(x VolumeWindow, first time.Time, crossed int) VolumeWindow {
+			x.First, x.Crossed = first, crossed
+			return x
+		})
 }
 
 // encode writes the live panes as Windows.encode does, with each pane's
 // sums.
 func (w *VolumeWindows) encode(e *encoder, latest time.Time) {
-	e.uvarint(uint64(w.Hop))
-	if w.Hop <= 0 {
-		e.count(0)
-		return
-	}
-	floor := liveFloor(latest, w.Hop)
-	n := 0
-	for i := range w.Panes {
-		if w.Panes[i].Index >= floor {
-			n++
-		}
-	}
-	e.count(n)
-	var prevGroup VolumeGroup
-	var prevIndex int64
-	prevEx := new(FlowExemplar)
-	for i := range w.Panes {
-		p := &w.Panes[i]
-		if p.Index < floor {
-			continue
-		}
-		if p.Group == prevGroup {
+	encodePanes[VolumePane, VolumeGroup](e, w.Hop, latest, w.Panes, func(p, prev *VolumePane) {
+		if p.Group == prev.Group {
 			e.byte(0)
 		} else {
 			e.byte(1)
 			e.addr(p.Group.Remote)
 			e.byte(p.Group.Class)
 		}
-		e.varint(p.Index - prevIndex)
-		e.timeRel(p.Last, latest)
-		e.timeRel(p.First, p.Last)
-		e.uvarint(p.Count)
+		e.paneHead(p.Index, prev.Index, p.First, p.Last, latest, p.Count)
 		e.uvarint(p.Packets)
 		e.uvarint(p.Bytes)
-		e.count(len(p.Ports))
-		for j, k := range p.Ports {
-			if j == 0 {
-				e.uvarint(uint64(k))
-			} else {
-				e.uvarint(uint64(k - p.Ports[j-1] - 1))
-			}
-		}
-		p.Exemplar.encode(e, prevEx)
-		prevGroup, prevIndex, prevEx = p.Group, p.Index, &p.Exemplar
-	}
+		encodeKeys(e, p.Ports)
+		p.Exemplar.encode(e, &prev.Exemplar)
+	})
 }
 
 // decode reads what encode wrote; panes must be sorted by (group, index)
 // and ports strictly increasing.
 func (w *VolumeWindows) decode(d *decoder, latest time.Time) {
 	const what = "volume"
-	hop := d.Uvarint()
-	if d.Err == nil && hop > math.MaxInt64 {
-		d.Failf("%s: bad hop %d", what, hop)
-	}
-	w.Hop = time.Duration(hop)
-	n := d.count(what, MaxVolumePanes)
-	if n > 0 && w.Hop <= 0 && d.Err == nil {
-		d.Failf("%s: %d panes without a hop", what, n)
-	}
-	if n == 0 || d.Err != nil {
-		return
-	}
-	w.Panes = make([]VolumePane, n)
-	var prevGroup VolumeGroup
-	var prevIndex int64
-	prevEx := new(FlowExemplar)
-	for i := range w.Panes {
-		p := &w.Panes[i]
+	hop, panes := decodePanes[VolumePane, VolumeGroup](d, what, math.MaxInt64, MaxVolumePanes, func(p, prev *VolumePane) {
 		switch b := d.Byte(); b {
 		case 0:
-			p.Group = prevGroup
+			p.Group = prev.Group
 		case 1:
 			p.Group.Remote = d.addr()
 			p.Group.Class = d.Byte()
 		default:
 			d.Failf("%s: bad group flag %d", what, b)
 		}
-		p.Index = prevIndex + d.Varint()
-		p.Last = d.timeRel(latest)
-		p.First = d.timeRel(p.Last)
-		p.Count = d.Uvarint()
+		p.Index, p.First, p.Last, p.Count = d.paneHead(prev.Index, latest)
 		p.Packets = d.Uvarint()
 		p.Bytes = d.Uvarint()
-		nk := d.count(what+" ports", MaxWindowKeys)
-		if nk > 0 {
-			p.Ports = make([]uint16, nk)
-		}
-		var k uint64
-		for j := range p.Ports {
-			v := d.Uvarint()
-			if j > 0 {
-				v += k + 1
-				if v <= k {
-					d.Failf("%s: bad port delta", what)
-				}
-			}
-			if d.Err == nil && v > math.MaxUint16 {
-				d.Failf("%s: port %d out of range", what, v)
-			}
-			k = v
-			p.Ports[j] = uint16(v)
-		}
-		p.Exemplar.decode(d, prevEx)
-		if d.Err != nil {
-			return
-		}
-		if i > 0 {
-			q := &w.Panes[i-1]
-			if c := q.Group.Compare(p.Group); c > 0 || c == 0 && q.Index >= p.Index {
-				d.Failf("%s: panes not sorted", what)
-				return
-			}
-		}
-		prevGroup, prevIndex, prevEx = p.Group, p.Index, &p.Exemplar
+		p.Ports = decodeKeys[uint16](d, what, "port")
+		p.Exemplar.decode(d, &prev.Exemplar)
+	})
+	w.Hop = hop
+	if panes != nil {
+		w.Panes = panes
 	}
 }
 

@@ -359,23 +359,38 @@ type Baseline struct {
 	call Call
 }
 
-// dims returns the value dimensions with their caps.
-func (b *Baseline) dim(d Dim) (*Usage, int) {
-	switch d {
-	case DimAPI:
-		return &b.APIs, MaxBaselineAPIs
-	case DimUserAgent:
-		return &b.UserAgents, MaxBaselineAgents
-	case DimASN:
-		return &b.ASNs, MaxBaselineASNs
-	case DimCountry:
-		return &b.Countries, MaxBaselineCountries
-	case DimUserType:
-		return &b.UserTypes, MaxBaselineUserTypes
-	case DimHour:
-		return &b.Hours, 24
+// usageDim is a value dimension of a baseline (Baseline, NetBaseline):
+// its values and their cap.
+type usageDim struct {
+	u   *Usage
+	max int
+}
+
+// usageOf returns the values and cap of dimension d of dims, or nil and 0
+// when d is not a value dimension.
+func usageOf[D ~uint8](dims []usageDim, d D) (*Usage, int) {
+	if int(d) >= len(dims) {
+		return nil, 0
 	}
-	return nil, 0
+	return dims[d].u, dims[d].max
+}
+
+// dims returns the value dimensions, DimAPI to DimHour, with their caps.
+func (b *Baseline) dims() [DimHour + 1]usageDim {
+	return [...]usageDim{
+		DimAPI:       {&b.APIs, MaxBaselineAPIs},
+		DimUserAgent: {&b.UserAgents, MaxBaselineAgents},
+		DimASN:       {&b.ASNs, MaxBaselineASNs},
+		DimCountry:   {&b.Countries, MaxBaselineCountries},
+		DimUserType:  {&b.UserTypes, MaxBaselineUserTypes},
+		DimHour:      {&b.Hours, 24},
+	}
+}
+
+// dim returns value dimension d with its cap, or nil.
+func (b *Baseline) dim(d Dim) (*Usage, int) {
+	dims := b.dims()
+	return usageOf(dims[:], d)
 }
 
 // Usage returns the values of dimension d (nil for DimErrorRate).
@@ -389,9 +404,8 @@ func (b *Baseline) Usage(d Dim) Usage {
 // Observe learns call c.
 func (b *Baseline) Observe(c Call) {
 	c.At = c.At.UTC()
-	for d := DimAPI; d <= DimHour; d++ {
-		u, max := b.dim(d)
-		u.observe(clip(c.Value(d), MaxBaselineValueLen), c.At, max)
+	for d, dim := range b.dims() {
+		dim.u.observe(clip(c.Value(Dim(d)), MaxBaselineValueLen), c.At, dim.max)
 	}
 	day := Day(c.At)
 	i, ok := slices.BinarySearchFunc(b.Days, day, func(s DayStat, d int64) int { return cmpInt(s.Day, d) })
@@ -441,9 +455,8 @@ func cmpInt(a, b int64) int {
 // encode writes the baseline, its times relative to ref (the profile's
 // latest event time) and its days as deltas.
 func (b *Baseline) encode(e *encoder, ref time.Time) {
-	for d := DimAPI; d <= DimHour; d++ {
-		u, _ := b.dim(d)
-		u.encode(e, ref)
+	for _, dim := range b.dims() {
+		dim.u.encode(e, ref)
 	}
 	prev := int64(0)
 	encodeList(e, b.Days, func(s *DayStat) {
@@ -459,9 +472,8 @@ var dimWhat = [...]string{"baseline apis", "baseline user agents", "baseline asn
 
 func decodeBaseline(d *decoder, ref time.Time) Baseline {
 	var b Baseline
-	for dim := DimAPI; dim <= DimHour; dim++ {
-		u, max := b.dim(dim)
-		*u = decodeUsage(d, dimWhat[dim], max, ref)
+	for i, dim := range b.dims() {
+		*dim.u = decodeUsage(d, dimWhat[i], dim.max, ref)
 	}
 	prev := int64(0)
 	b.Days = decodeList(d, "baseline days", MaxBaselineDays, func(s *DayStat) {

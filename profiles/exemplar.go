@@ -121,19 +121,22 @@ func (x DNSExemplar) Compare(y DNSExemplar) int {
 	return -1
 }
 
+// keepString returns p when s equals it, else a copy of s: s may share
+// the memory of a decoded event.
+func keepString(s, p string) string {
+	if s == p {
+		return p
+	}
+	return strings.Clone(s)
+}
+
 // kept copies the strings of x that differ from prev's: they come from a
 // decoded event.
 func (x DNSExemplar) kept(prev *DNSExemplar) DNSExemplar {
-	own := func(s, p string) string {
-		if s == p {
-			return p
-		}
-		return strings.Clone(s)
-	}
-	x.Name = own(x.Name, prev.Name)
-	x.VPC = own(x.VPC, prev.VPC)
-	x.Owner = own(x.Owner, prev.Owner)
-	x.Transport = own(x.Transport, prev.Transport)
+	x.Name = keepString(x.Name, prev.Name)
+	x.VPC = keepString(x.VPC, prev.VPC)
+	x.Owner = keepString(x.Owner, prev.Owner)
+	x.Transport = keepString(x.Transport, prev.Transport)
 	return x
 }
 

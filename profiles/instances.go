@@ -1,7 +1,6 @@
 package profiles
 
 import (
-	"slices"
 	"strings"
 	"time"
 )
@@ -124,33 +123,17 @@ func (c *Credentials) ObserveInstance(id string, via uint8, t time.Time, addr st
 	if id == "" || len(id) > maxInstanceIDLen || len(addr) > maxAddrLen {
 		return
 	}
-	i, ok := slices.BinarySearchFunc(c.Instances, id, func(e Instance, k string) int { return strings.Compare(e.ID, k) })
-	if !ok {
-		var at int
-		c.Instances, at = insertBounded(c.Instances, i, Instance{ID: strings.Clone(id), FirstSeen: t, LastSeen: t}, MaxInstances, instanceLess)
-		if at < 0 {
-			return
-		}
-		i = at
+	in := observeSeen(&c.Instances, id, t, MaxInstances, instanceLess)
+	if in == nil {
+		return
 	}
-	in := &c.Instances[i]
 	in.Via |= via
-	in.FirstSeen, in.LastSeen = minTime(in.FirstSeen, t), maxTime(in.LastSeen, t)
 	if addr == "" {
 		return
 	}
-	j, ok := slices.BinarySearchFunc(in.Addrs, addr, func(e InstanceAddr, k string) int { return strings.Compare(e.Addr, k) })
-	if !ok {
-		var at int
-		in.Addrs, at = insertBounded(in.Addrs, j, InstanceAddr{Addr: strings.Clone(addr), FirstSeen: t, LastSeen: t}, MaxInstanceAddrs, addrLess)
-		if at < 0 {
-			return
-		}
-		j = at
+	if a := observeSeen(&in.Addrs, addr, t, MaxInstanceAddrs, addrLess); a != nil {
+		a.Via |= addrVia
 	}
-	a := &in.Addrs[j]
-	a.Via |= addrVia
-	a.FirstSeen, a.LastSeen = minTime(a.FirstSeen, t), maxTime(a.LastSeen, t)
 }
 
 // ObserveKey records a call with long-term key id at t; denied says the
@@ -159,17 +142,10 @@ func (c *Credentials) ObserveKey(id string, t time.Time, denied bool) {
 	if id == "" || len(id) > maxKeyIDLen {
 		return
 	}
-	i, ok := slices.BinarySearchFunc(c.Keys, id, func(e AccessKey, k string) int { return strings.Compare(e.ID, k) })
-	if !ok {
-		var at int
-		c.Keys, at = insertBounded(c.Keys, i, AccessKey{ID: strings.Clone(id), FirstSeen: t, LastSeen: t}, MaxAccessKeys, keyLess)
-		if at < 0 {
-			return
-		}
-		i = at
+	k := observeSeen(&c.Keys, id, t, MaxAccessKeys, keyLess)
+	if k == nil {
+		return
 	}
-	k := &c.Keys[i]
-	k.FirstSeen, k.LastSeen = minTime(k.FirstSeen, t), maxTime(k.LastSeen, t)
 	if denied {
 		k.DeniedByQuarantine = minNonZero(k.DeniedByQuarantine, t)
 	}
@@ -179,6 +155,74 @@ func (c *Credentials) ObserveKey(id string, t time.Time, denied bool) {
 // at t.
 func (c *Credentials) ObserveQuarantine(t time.Time) {
 	c.QuarantinedAt = minNonZero(c.QuarantinedAt, t)
+}
+
+// seenEntry is an entry of a credential list: its key, and when it was
+// first and last seen; newSeen makes the entry of a key first seen at t.
+type seenEntry[E any] interface {
+	*E
+	seen() (key *string, first, last *time.Time)
+}
+
+type newSeen[E any] interface {
+	newSeen(key string, t time.Time) E
+}
+
+func (in *Instance) seen() (*string, *time.Time, *time.Time) {
+	return &in.ID, &in.FirstSeen, &in.LastSeen
+}
+
+func (Instance) newSeen(id string, t time.Time) Instance {
+	return Instance{ID: strings.Clone(id), FirstSeen: t, LastSeen: t}
+}
+
+func (a *InstanceAddr) seen() (*string, *time.Time, *time.Time) {
+	return &a.Addr, &a.FirstSeen, &a.LastSeen
+}
+
+func (InstanceAddr) newSeen(addr string, t time.Time) InstanceAddr {
+	return InstanceAddr{Addr: strings.Clone(addr), FirstSeen: t, LastSeen: t}
+}
+
+func (k *AccessKey) seen() (*string, *time.Time, *time.Time) {
+	return &k.ID, &k.FirstSeen, &k.LastSeen
+}
+
+func (AccessKey) newSeen(id string, t time.Time) AccessKey {
+	return AccessKey{ID: strings.Clone(id), FirstSeen: t, LastSeen: t}
+}
+
+// observeSeen records that the entry of key in the sorted list *s was seen
+// at t, adding it (see insertBounded, with less) when it is not there, and
+// returns it, or nil when it was not kept. (It reaches entries through
+// pointers into the list only: a local one would move to the heap.)
+func observeSeen[E newSeen[E], PE seenEntry[E]](s *[]E, key string, t time.Time, max int, less func(a, b E) bool) *E {
+	i, j := 0, len(*s)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if k, _, _ := PE(&(*s)[h]).seen(); *k < key {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	found := false
+	if i < len(*s) {
+		k, _, _ := PE(&(*s)[i]).seen()
+		found = *k == key
+	}
+	if !found {
+		var at int
+		var zero E
+		if *s, at = insertBounded(*s, i, zero.newSeen(key, t), max, less); at < 0 {
+			return nil
+		}
+		i = at
+	}
+	e := &(*s)[i]
+	_, first, last := PE(e).seen()
+	*first, *last = minTime(*first, t), maxTime(*last, t)
+	return e
 }
 
 // instanceLess, addrLess and keyLess order entries for eviction: the

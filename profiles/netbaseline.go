@@ -202,20 +202,20 @@ func (d NetDim) String() string {
 	return "NetDim(" + strconv.Itoa(int(d)) + ")"
 }
 
-func (b *NetBaseline) dim(d NetDim) (*Usage, int) {
-	switch d {
-	case NetPort:
-		return &b.Ports, MaxNetPorts
-	case NetProtocol:
-		return &b.Protocols, MaxNetProtocols
-	case NetResolver:
-		return &b.Resolvers, MaxNetResolvers
-	case NetDoH:
-		return &b.DoH, MaxNetDoH
-	case NetDoT:
-		return &b.DoT, MaxNetDoT
+// dims returns the sets with their caps (see usageDim).
+func (b *NetBaseline) dims() [numNetDims]usageDim {
+	return [...]usageDim{
+		NetPort:     {&b.Ports, MaxNetPorts},
+		NetProtocol: {&b.Protocols, MaxNetProtocols},
+		NetResolver: {&b.Resolvers, MaxNetResolvers},
+		NetDoH:      {&b.DoH, MaxNetDoH},
+		NetDoT:      {&b.DoT, MaxNetDoT},
 	}
-	return nil, 0
+}
+
+func (b *NetBaseline) dim(d NetDim) (*Usage, int) {
+	dims := b.dims()
+	return usageOf(dims[:], d)
 }
 
 // Usage returns the values of set d.
@@ -277,15 +277,7 @@ func (b *NetBaseline) AddVolume(remote netip.Addr, t time.Time, out, in uint64, 
 		d.Settled += out
 	}
 	d.Records++
-	if t.Before(d.First) {
-		d.First = t
-	}
-	switch c := t.Compare(d.Last); {
-	case c > 0:
-		d.Last, d.Exemplar = t, ex
-	case c == 0 && ex.Compare(d.Exemplar) > 0:
-		d.Exemplar = ex
-	}
+	seenAt(&d.First, &d.Last, &d.Exemplar, t, ex)
 	return before, *d, true
 }
 
@@ -360,9 +352,8 @@ func (b *NetBaseline) Active(d NetDim, ref int64) int {
 // encode writes the baseline, times relative to ref (the profile's latest
 // event time).
 func (b *NetBaseline) encode(e *encoder, ref time.Time) {
-	for d := NetPort; d < numNetDims; d++ {
-		u, _ := b.dim(d)
-		u.encode(e, ref)
+	for _, dim := range b.dims() {
+		dim.u.encode(e, ref)
 	}
 	prevEx := new(FlowExemplar)
 	encodeList(e, b.Volume, func(h *HostVolume) {
@@ -389,9 +380,8 @@ var netDimWhat = [...]string{"baseline ports", "baseline protocols", "baseline r
 
 func decodeNetBaseline(d *decoder, ref time.Time) NetBaseline {
 	var b NetBaseline
-	for dim := NetPort; dim < numNetDims; dim++ {
-		u, max := b.dim(dim)
-		*u = decodeUsage(d, netDimWhat[dim], max, ref)
+	for i, dim := range b.dims() {
+		*dim.u = decodeUsage(d, netDimWhat[i], dim.max, ref)
 	}
 	prevEx := new(FlowExemplar)
 	b.Volume = decodeList(d, "baseline volume", MaxVolumeHosts, func(h *HostVolume) {

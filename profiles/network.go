@@ -83,6 +83,9 @@ type Network struct {
 	Baseline NetBaseline `json:"baseline"`
 	// Attacks: the volume and scan windows (attacks.go).
 	Attacks AttackWindows `json:"attacks"`
+	// Beacons: connection times and sizes per remote host, for the
+	// beaconing score (beacons.go).
+	Beacons Beacons `json:"beacons"`
 }
 
 // ENI is a network interface of the entity. VPCID and SubnetID are the
@@ -381,6 +384,7 @@ func (n *Network) MarshalBinary() ([]byte, error) {
 	n.SSHOutbound.encode(&e, ref, addr, flowEx)
 	n.SSHFanout.encode(&e, ref, addr, flowEx)
 	n.DNSTunnel.encode(&e, ref, func(d Domain) { e.str(string(d)) }, func(x, prev *DNSExemplar) { x.encode(&e, prev) })
+	n.Beacons.encode(&e)
 	n.DNSModels.encode(&e, ref)
 	n.Inventory.encode(&e, ref)
 	n.Baseline.encode(&e, ref)
@@ -455,6 +459,7 @@ func (n *Network) UnmarshalBinary(b []byte) error {
 	q.SSHFanout.decode(&d, "sshFanout", ref, MaxPortPanes, addr, flowEx)
 	q.DNSTunnel.decode(&d, "dnsTunnel", ref, MaxDomainPanes, func() Domain { return Domain(d.str("dnsTunnel domain", MaxDomainLen)) },
 		func(x, prev *DNSExemplar) { x.decode(&d, prev) })
+	q.Beacons = decodeBeacons(&d)
 	q.DNSModels.decode(&d, ref)
 	q.Inventory.decode(&d, ref)
 	q.Baseline = decodeNetBaseline(&d, ref)

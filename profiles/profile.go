@@ -105,8 +105,8 @@ const (
 	// with its own exemplar, IPv6 remotes (about 125 KB, see
 	// TestNetworkCaps; a quiet instance takes under 200 bytes).
 	// The detection state added since (inventory, baseline, attack
-	// windows, DNS models) adds its own bounds.
-	MaxNetworkSize = 256<<10 + MaxInventorySize + MaxNetBaselineSize + maxAttackWindowsSize + MaxDNSModelsSize
+	// windows, DNS models, beacons) adds its own bounds.
+	MaxNetworkSize = 256<<10 + MaxInventorySize + MaxNetBaselineSize + maxAttackWindowsSize + MaxDNSModelsSize + MaxBeaconsSize
 )
 
 // Header is the identity and bookkeeping every profile carries.

@@ -88,21 +88,15 @@ func (x CallExemplar) Compare(y CallExemplar) int { return compareStrings(x.strs
 // kept copies the strings of x that differ from prev's: they come from a
 // decoded event.
 func (x CallExemplar) kept(prev *CallExemplar) CallExemplar {
-	own := func(s, p string) string {
-		if s == p {
-			return p
-		}
-		return strings.Clone(s)
-	}
-	x.EventName = own(x.EventName, prev.EventName)
-	x.EventSource = own(x.EventSource, prev.EventSource)
-	x.SourceIP = own(x.SourceIP, prev.SourceIP)
-	x.UserAgent = own(x.UserAgent, prev.UserAgent)
-	x.ErrorCode = own(x.ErrorCode, prev.ErrorCode)
-	x.UserType = own(x.UserType, prev.UserType)
-	x.UserName = own(x.UserName, prev.UserName)
-	x.PrincipalID = own(x.PrincipalID, prev.PrincipalID)
-	x.AccessKeyID = own(x.AccessKeyID, prev.AccessKeyID)
+	x.EventName = keepString(x.EventName, prev.EventName)
+	x.EventSource = keepString(x.EventSource, prev.EventSource)
+	x.SourceIP = keepString(x.SourceIP, prev.SourceIP)
+	x.UserAgent = keepString(x.UserAgent, prev.UserAgent)
+	x.ErrorCode = keepString(x.ErrorCode, prev.ErrorCode)
+	x.UserType = keepString(x.UserType, prev.UserType)
+	x.UserName = keepString(x.UserName, prev.UserName)
+	x.PrincipalID = keepString(x.PrincipalID, prev.PrincipalID)
+	x.AccessKeyID = keepString(x.AccessKeyID, prev.AccessKeyID)
 	return x
 }
 

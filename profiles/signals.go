@@ -110,30 +110,13 @@ func (s *Signals) Observe(cred string, at time.Time, sigs []Signal, window time.
 	if len(sigs) == 0 {
 		return hits
 	}
-	hop := max(window/2, 1)
-	if s.Hop != hop {
-		clear(s.Panes)
-		s.Hop, s.Panes = hop, s.Panes[:0]
-	}
-	idx := paneIndex(at, hop)
-	floor := liveFloor(latest, hop)
-	if idx < floor {
+	hop := resetHop(&s.Hop, &s.Panes, window)
+	i, idx, floor := paneFor(s.Panes, hop, credential(cred), at, latest, func(idx, floor int64) int { return s.insert(cred, idx, at, floor) })
+	if i < 0 {
 		return hits
 	}
-	i, ok := slices.BinarySearchFunc(s.Panes, signalPaneKey{cred, idx}, bySignalPane)
-	if !ok {
-		if i = s.insert(cred, idx, at, floor); i < 0 {
-			return hits
-		}
-	}
 	p := &s.Panes[i]
-	var prev, next *SignalPane
-	if i > 0 && s.Panes[i-1].Credential == cred && s.Panes[i-1].Index == idx-1 {
-		prev = &s.Panes[i-1]
-	}
-	if i+1 < len(s.Panes) && s.Panes[i+1].Credential == cred && s.Panes[i+1].Index == idx+1 {
-		next = &s.Panes[i+1]
-	}
+	prev, next := neighbourPanes(s.Panes, i, credential(cred), idx)
 	lo, hi := sequenceReached(prev, p, threshold), sequenceReached(p, next, threshold)
 	for _, sg := range sigs {
 		bit := uint16(1) << (sg.Tactic % MaxTactics)
@@ -160,11 +143,7 @@ func (s *Signals) Observe(cred string, at time.Time, sigs []Signal, window time.
 	if at.After(p.Last) {
 		p.Last = at
 	}
-	if idx-1 >= floor {
-		hits[0] = WindowHit{Index: idx - 1, Reached: sequenceReached(prev, p, threshold), Crossed: !lo}
-	}
-	hits[1] = WindowHit{Index: idx, Reached: sequenceReached(p, next, threshold), Crossed: !hi}
-	return hits
+	return paneHits(idx, floor, lo, hi, sequenceReached(prev, p, threshold), sequenceReached(p, next, threshold))
 }
 
 // sequenceReached reports whether the window of panes a and b (either may
@@ -189,55 +168,17 @@ func sequenceReached(a, b *SignalPane, threshold int) bool {
 	return f != 0 && bits.OnesCount16(t) >= threshold
 }
 
-type signalPaneKey struct {
-	cred  string
-	index int64
-}
-
-func bySignalPane(p SignalPane, k signalPaneKey) int {
-	if c := strings.Compare(p.Credential, k.cred); c != 0 {
-		return c
-	}
-	switch {
-	case p.Index < k.index:
-		return -1
-	case p.Index > k.index:
-		return 1
-	}
-	return 0
-}
-
-func signalPaneLess(a, b *SignalPane) bool {
-	if c := a.Last.Compare(b.Last); c != 0 {
-		return c < 0
-	}
-	if c := strings.Compare(a.Credential, b.Credential); c != 0 {
-		return c < 0
-	}
-	return a.Index < b.Index
-}
+func (p *SignalPane) paneKey() (credential, int64) { return credential(p.Credential), p.Index }
+func (p *SignalPane) paneLast() time.Time          { return p.Last }
 
 // insert adds the empty pane (cred, idx) for an event at at and returns
-// its index, or -1 when the list is full and the new pane is the least.
-// It first drops the panes below floor.
+// its index, or -1 when the list is full and the new pane is the least
+// (see placePane).
 func (s *Signals) insert(cred string, idx int64, at time.Time, floor int64) int {
-	s.Panes = slices.DeleteFunc(s.Panes, func(p SignalPane) bool { return p.Index < floor })
 	fresh := SignalPane{Credential: strings.Clone(cred), Index: idx, First: at, Last: at}
-	i, _ := slices.BinarySearchFunc(s.Panes, signalPaneKey{cred, idx}, bySignalPane)
-	if len(s.Panes) >= MaxSignalPanes {
-		least := 0
-		for k := 1; k < len(s.Panes); k++ {
-			if signalPaneLess(&s.Panes[k], &s.Panes[least]) {
-				least = k
-			}
-		}
-		if !signalPaneLess(&s.Panes[least], &fresh) {
-			return -1
-		}
-		s.Panes = slices.Delete(s.Panes, least, least+1)
-		if least < i {
-			i--
-		}
+	var i int
+	if s.Panes, i = placePane[SignalPane, credential](s.Panes, credential(cred), idx, at, floor, MaxSignalPanes, nil); i < 0 {
+		return -1
 	}
 	s.Panes = slices.Insert(s.Panes, i, fresh)
 	return i
@@ -265,16 +206,11 @@ type SignalWindow struct {
 // Window returns the state of window index of credential cred.
 func (s *Signals) Window(cred string, index int64) SignalWindow {
 	w := SignalWindow{Credential: cred, Index: index, Start: paneStart(index, s.Hop)}
-	i, ok := slices.BinarySearchFunc(s.Panes, signalPaneKey{cred, index}, bySignalPane)
-	var panes []*SignalPane
-	if ok {
-		panes = append(panes, &s.Panes[i])
-		i++
-	}
-	if i < len(s.Panes) && s.Panes[i].Credential == cred && s.Panes[i].Index == index+1 {
-		panes = append(panes, &s.Panes[i])
-	}
-	for _, p := range panes {
+	a, b := windowPanes(s.Panes, credential(cred), index)
+	for _, p := range [2]*SignalPane{a, b} {
+		if p == nil {
+			continue
+		}
 		if w.First.IsZero() || p.First.Before(w.First) {
 			w.First = p.First
 		}
@@ -300,57 +236,20 @@ func (s *Signals) Window(cred string, index int64) SignalWindow {
 // greater window by (last event time, event count), First the earliest of
 // the two, Crossed how many reached the threshold with the event.
 func (s *Signals) Reached(cred string, hits [2]WindowHit) (win SignalWindow, ok bool) {
-	for _, h := range hits {
-		if !h.Reached {
-			continue
-		}
-		x := s.Window(cred, h.Index)
-		if h.Crossed {
-			x.Crossed = 1
-		}
-		if !ok {
-			win, ok = x, true
-			continue
-		}
-		first, crossed := win.First, win.Crossed+x.Crossed
-		if x.First.Before(first) {
-			first = x.First
-		}
-		if c := x.Last.Compare(win.Last); c > 0 || c == 0 && x.Count > win.Count {
-			win = x
-		}
-		win.First, win.Crossed = first, crossed
-	}
-	return win, ok
+	return foldReached(hits, func(index int64) SignalWindow { return s.Window(cred, index) },
+		func(x SignalWindow) (time.Time, time.Time, uint64, int) { return x.First, x.Last, x.Count, x.Crossed },
+		func(x SignalWindow, first time.Time, crossed int) SignalWindow {
+			x.First, x.Crossed = first, crossed
+			return x
+		})
 }
 
 // encode writes the panes not yet forgotten when the principal's latest
 // event time is latest.
 func (s *Signals) encode(e *encoder, latest time.Time) {
-	e.uvarint(uint64(s.Hop))
-	if s.Hop <= 0 {
-		e.count(0)
-		return
-	}
-	floor := liveFloor(latest, s.Hop)
-	n := 0
-	for i := range s.Panes {
-		if s.Panes[i].Index >= floor {
-			n++
-		}
-	}
-	e.count(n)
-	prevCred, prevIndex := "", int64(0)
-	for i := range s.Panes {
-		p := &s.Panes[i]
-		if p.Index < floor {
-			continue
-		}
-		e.strRef(p.Credential, prevCred)
-		e.varint(p.Index - prevIndex)
-		e.timeRel(p.Last, latest)
-		e.timeRel(p.First, p.Last)
-		e.uvarint(p.Count)
+	encodePanes[SignalPane, credential](e, s.Hop, latest, s.Panes, func(p, prev *SignalPane) {
+		e.strRef(p.Credential, prev.Credential)
+		e.paneHead(p.Index, prev.Index, p.First, p.Last, latest, p.Count)
 		e.uint16(p.Tactics)
 		e.uint16(p.Findings)
 		e.count(len(p.Signals))
@@ -364,36 +263,16 @@ func (s *Signals) encode(e *encoder, latest time.Time) {
 			e.str(sg.FindingID)
 			e.str(sg.API)
 		}
-		prevCred, prevIndex = p.Credential, p.Index
-	}
+	})
 }
 
 // decodeSignals reads what encode wrote; panes must be sorted by
 // (credential, index) and their signals by (tactic, name).
 func decodeSignals(d *decoder, latest time.Time) Signals {
 	const what = "signals"
-	var s Signals
-	hop := d.Uvarint()
-	if d.Err == nil && hop > uint64(1<<62) {
-		d.Failf("%s: bad hop %d", what, hop)
-	}
-	s.Hop = time.Duration(hop)
-	n := d.count(what, MaxSignalPanes)
-	if n > 0 && s.Hop <= 0 && d.Err == nil {
-		d.Failf("%s: %d panes without a hop", what, n)
-	}
-	if n == 0 || d.Err != nil {
-		return s
-	}
-	s.Panes = make([]SignalPane, n)
-	prevCred, prevIndex := "", int64(0)
-	for i := range s.Panes {
-		p := &s.Panes[i]
-		p.Credential = d.strRef(what+" credential", MaxIDLen, prevCred)
-		p.Index = prevIndex + d.Varint()
-		p.Last = d.timeRel(latest)
-		p.First = d.timeRel(p.Last)
-		p.Count = d.Uvarint()
+	hop, panes := decodePanes[SignalPane, credential](d, what, 1<<62, MaxSignalPanes, func(p, prev *SignalPane) {
+		p.Credential = d.strRef(what+" credential", MaxIDLen, prev.Credential)
+		p.Index, p.First, p.Last, p.Count = d.paneHead(prev.Index, latest)
 		p.Tactics = d.uint16()
 		p.Findings = d.uint16()
 		p.Signals = decodeList(d, what+" entries", MaxPaneSignals, func(sg *Signal) {
@@ -408,19 +287,12 @@ func decodeSignals(d *decoder, latest time.Time) Signals {
 			sg.FindingID = d.str(what+" finding id", MaxValueLen)
 			sg.API = d.str(what+" api", MaxValueLen)
 		}, func(prev, next *Signal) bool { return signalKeyCmp(*prev, *next) < 0 }, "%s: entries not sorted")
-		if d.Err != nil {
-			return Signals{}
-		}
-		if i > 0 {
-			q := &s.Panes[i-1]
-			if c := strings.Compare(q.Credential, p.Credential); c > 0 || c == 0 && q.Index >= p.Index {
-				d.Failf("%s: panes not sorted", what)
-				return Signals{}
-			}
-		}
-		prevCred, prevIndex = p.Credential, p.Index
+	})
+	if d.Err != nil && panes != nil {
+		// An error in a pane leaves nothing.
+		return Signals{}
 	}
-	return s
+	return Signals{Hop: hop, Panes: panes}
 }
 
 // maxSignalsSize bounds the encoded signals: a pane names its credential

@@ -178,16 +178,6 @@ type WindowHit struct {
 	Crossed bool
 }
 
-func paneLess[G group[G], K windowKey, X exemplar[X]](a, b *Pane[G, K, X]) bool {
-	if c := a.Last.Compare(b.Last); c != 0 {
-		return c < 0
-	}
-	if c := a.Group.Compare(b.Group); c != 0 {
-		return c < 0
-	}
-	return a.Index < b.Index
-}
-
 type paneKey[G any] struct {
 	group G
 	index int64
@@ -206,6 +196,9 @@ func byPane[G group[G], K windowKey, X exemplar[X]](p Pane[G, K, X], k paneKey[G
 	return 0
 }
 
+func (p *Pane[G, K, X]) paneKey() (G, int64) { return p.Group, p.Index }
+func (p *Pane[G, K, X]) paneLast() time.Time { return p.Last }
+
 // observe adds key of group g at event time at, with exemplar ex, to the
 // panes of a detector with the given window, when the entity's latest
 // event time (this event included) is latest. It returns, for the two
@@ -213,29 +206,19 @@ func byPane[G group[G], K windowKey, X exemplar[X]](p Pane[G, K, X], k paneKey[G
 // MaxWindowKeys). Neither is set when the event is too late to be
 // windowed or its pane is the least of a full list.
 func (w *Windows[G, K, X]) observe(g G, key K, at time.Time, ex X, window time.Duration, latest time.Time, threshold, maxPanes int) (hits [2]WindowHit) {
-	hop := max(window/2, 1)
-	if w.Hop != hop {
-		clear(w.Panes)
-		w.Hop, w.Panes = hop, w.Panes[:0]
-	}
-	idx := paneIndex(at, hop)
-	floor := liveFloor(latest, hop)
-	if idx < floor {
+	hop := resetHop(&w.Hop, &w.Panes, window)
+	i, idx, floor := paneFor(w.Panes, hop, g, at, latest, func(idx, floor int64) int { return w.insert(g, idx, at, ex, floor, maxPanes) })
+	if i < 0 {
 		return hits
-	}
-	i, ok := slices.BinarySearchFunc(w.Panes, paneKey[G]{g, idx}, byPane[G, K, X])
-	if !ok {
-		if i = w.insert(g, idx, at, ex, floor, maxPanes); i < 0 {
-			return hits
-		}
 	}
 	p := &w.Panes[i]
 	var prev, next []K
-	if i > 0 && w.Panes[i-1].Group == g && w.Panes[i-1].Index == idx-1 {
-		prev = w.Panes[i-1].Keys
+	a, b := neighbourPanes(w.Panes, i, g, idx)
+	if a != nil {
+		prev = a.Keys
 	}
-	if i+1 < len(w.Panes) && w.Panes[i+1].Group == g && w.Panes[i+1].Index == idx+1 {
-		next = w.Panes[i+1].Keys
+	if b != nil {
+		next = b.Keys
 	}
 	lo, hi := reachUpTo(prev, p.Keys, threshold), reachUpTo(p.Keys, next, threshold)
 	loAfter, hiAfter := lo, hi
@@ -243,56 +226,26 @@ func (w *Windows[G, K, X]) observe(g G, key K, at time.Time, ex X, window time.D
 		loAfter, hiAfter = reachUpTo(prev, p.Keys, threshold), reachUpTo(p.Keys, next, threshold)
 	}
 	p.Count++
-	if at.Before(p.First) {
-		p.First = at
-	}
-	switch c := at.Compare(p.Last); {
-	case c > 0:
-		p.Last, p.Exemplar = at, ex.kept(&p.Exemplar)
-	case c == 0 && ex.Compare(p.Exemplar) > 0:
-		p.Exemplar = ex.kept(&p.Exemplar)
-	}
-	if idx-1 >= floor {
-		hits[0] = WindowHit{Index: idx - 1, Reached: loAfter >= threshold, Crossed: lo < threshold}
-	}
-	hits[1] = WindowHit{Index: idx, Reached: hiAfter >= threshold, Crossed: hi < threshold}
-	return hits
+	seenAt(&p.First, &p.Last, &p.Exemplar, at, ex)
+	return paneHits(idx, floor, lo >= threshold, hi >= threshold, loAfter >= threshold, hiAfter >= threshold)
 }
 
 // insert adds the empty pane (g, idx) for an event at at and returns its
-// index, or -1 when the list is full and the new pane is the least. It
-// first drops the panes below floor, and reuses the keys of a dropped
-// pane, so that a busy list does not allocate.
+// index, or -1 when the list is full and the new pane is the least (see
+// placePane). It reuses the keys of a dropped pane, so that a busy list
+// does not allocate.
 func (w *Windows[G, K, X]) insert(g G, idx int64, at time.Time, ex X, floor int64, maxPanes int) int {
 	var spare []K
-	j := 0
-	for _, p := range w.Panes {
-		if p.Index >= floor {
-			w.Panes[j] = p
-			j++
-		} else if spare == nil {
+	fresh := Pane[G, K, X]{Group: g, Index: idx, First: at, Last: at}
+	var i int
+	w.Panes, i = placePane[Pane[G, K, X], G](w.Panes, g, idx, at, floor, maxPanes, func(p *Pane[G, K, X]) {
+		// The first pane forgotten, or else the one evicted.
+		if spare == nil || p.Index >= floor {
 			spare = p.Keys[:0]
 		}
-	}
-	clear(w.Panes[j:])
-	w.Panes = w.Panes[:j]
-	fresh := Pane[G, K, X]{Group: g, Index: idx, First: at, Last: at}
-	i, _ := slices.BinarySearchFunc(w.Panes, paneKey[G]{g, idx}, byPane[G, K, X])
-	if len(w.Panes) >= maxPanes {
-		least := 0
-		for k := 1; k < len(w.Panes); k++ {
-			if paneLess(&w.Panes[k], &w.Panes[least]) {
-				least = k
-			}
-		}
-		if !paneLess(&w.Panes[least], &fresh) {
-			return -1
-		}
-		spare = w.Panes[least].Keys[:0]
-		w.Panes = slices.Delete(w.Panes, least, least+1)
-		if least < i {
-			i--
-		}
+	})
+	if i < 0 {
+		return -1
 	}
 	// A neighbour's exemplar lends its strings (kept).
 	var near *X
@@ -385,15 +338,7 @@ type Window[G group[G], K windowKey, X exemplar[X]] struct {
 
 // panes returns the panes of window index of group g.
 func (w *Windows[G, K, X]) panes(g G, index int64) (a, b *Pane[G, K, X]) {
-	i, ok := slices.BinarySearchFunc(w.Panes, paneKey[G]{g, index}, byPane[G, K, X])
-	if ok {
-		a = &w.Panes[i]
-		i++
-	}
-	if i < len(w.Panes) && w.Panes[i].Group == g && w.Panes[i].Index == index+1 {
-		b = &w.Panes[i]
-	}
-	return a, b
+	return windowPanes(w.Panes, g, index)
 }
 
 // Window returns the state of window index of group g (see WindowHit).
@@ -424,28 +369,14 @@ func (w *Windows[G, K, X]) Window(g G, index int64) Window[G, K, X] {
 // windows that tie hold the same events (the event's pane alone), so
 // their details are the same. ok is false when neither was reached.
 func (w *Windows[G, K, X]) Reached(g G, hits [2]WindowHit) (win Window[G, K, X], ok bool) {
-	for _, h := range hits {
-		if !h.Reached {
-			continue
-		}
-		x := w.Window(g, h.Index)
-		if h.Crossed {
-			x.Crossed = 1
-		}
-		if !ok {
-			win, ok = x, true
-			continue
-		}
-		first, crossed := win.First, win.Crossed+x.Crossed
-		if x.First.Before(first) {
-			first = x.First
-		}
-		if c := x.Last.Compare(win.Last); c > 0 || c == 0 && x.Count > win.Count {
-			win = x
-		}
-		win.First, win.Crossed = first, crossed
-	}
-	return win, ok
+	return foldReached(hits, func(index int64) Window[G, K, X] { return w.Window(g, index) },
+		func(x Window[G, K, X]) (time.Time, time.Time, uint64, int) {
+			return x.First, x.Last, x.Count, x.Crossed
+		},
+		func(x Window[G, K, X], first time.Time, crossed int) Window[G, K, X] {
+			x.First, x.Crossed = first, crossed
+			return x
+		})
 }
 
 // AppendKeys appends the distinct keys of window index of group g, sorted,
@@ -485,113 +416,37 @@ func (w *Windows[G, K, X]) Find(g G, index int64) *Pane[G, K, X] {
 // latest and to its last time, its count, its keys as deltas and its
 // exemplar (strings as references to the previous exemplar's).
 func (w *Windows[G, K, X]) encode(e *encoder, latest time.Time, group func(G), ex func(x, prev *X)) {
-	e.uvarint(uint64(w.Hop))
-	if w.Hop <= 0 {
-		e.count(0)
-		return
-	}
-	floor := liveFloor(latest, w.Hop)
-	n := 0
-	for i := range w.Panes {
-		if w.Panes[i].Index >= floor {
-			n++
-		}
-	}
-	e.count(n)
-	var prevGroup G
-	var prevIndex int64
-	prevEx := new(X)
-	for i := range w.Panes {
-		p := &w.Panes[i]
-		if p.Index < floor {
-			continue
-		}
-		if p.Group == prevGroup {
+	encodePanes[Pane[G, K, X], G](e, w.Hop, latest, w.Panes, func(p, prev *Pane[G, K, X]) {
+		if p.Group == prev.Group {
 			e.byte(0)
 		} else {
 			e.byte(1)
 			group(p.Group)
 		}
-		e.varint(p.Index - prevIndex)
-		e.timeRel(p.Last, latest)
-		e.timeRel(p.First, p.Last)
-		e.uvarint(p.Count)
-		e.count(len(p.Keys))
-		for j, k := range p.Keys {
-			if j == 0 {
-				e.uvarint(uint64(k))
-			} else {
-				e.uvarint(uint64(k - p.Keys[j-1] - 1))
-			}
-		}
-		ex(&p.Exemplar, prevEx)
-		prevGroup, prevIndex, prevEx = p.Group, p.Index, &p.Exemplar
-	}
+		e.paneHead(p.Index, prev.Index, p.First, p.Last, latest, p.Count)
+		encodeKeys(e, p.Keys)
+		ex(&p.Exemplar, &prev.Exemplar)
+	})
 }
 
 // decode reads what encode wrote; panes must be sorted by (group, index)
 // and keys strictly increasing.
 func (w *Windows[G, K, X]) decode(d *decoder, what string, latest time.Time, maxPanes int, group func() G, ex func(x, prev *X)) {
-	hop := d.Uvarint()
-	if d.Err == nil && hop > math.MaxInt64 {
-		d.Failf("%s: bad hop %d", what, hop)
-	}
-	w.Hop = time.Duration(hop)
-	n := d.count(what, maxPanes)
-	if n > 0 && w.Hop <= 0 && d.Err == nil {
-		d.Failf("%s: %d panes without a hop", what, n)
-	}
-	if n == 0 || d.Err != nil {
-		return
-	}
-	w.Panes = make([]Pane[G, K, X], n)
-	var prevGroup G
-	var prevIndex int64
-	prevEx := new(X)
-	for i := range w.Panes {
-		p := &w.Panes[i]
+	hop, panes := decodePanes[Pane[G, K, X], G](d, what, math.MaxInt64, maxPanes, func(p, prev *Pane[G, K, X]) {
 		switch b := d.Byte(); b {
 		case 0:
-			p.Group = prevGroup
+			p.Group = prev.Group
 		case 1:
 			p.Group = group()
 		default:
 			d.Failf("%s: bad group flag %d", what, b)
 		}
-		p.Index = prevIndex + d.Varint()
-		p.Last = d.timeRel(latest)
-		p.First = d.timeRel(p.Last)
-		p.Count = d.Uvarint()
-		nk := d.count(what+" keys", MaxWindowKeys)
-		if nk > 0 {
-			p.Keys = make([]K, nk)
-		}
-		var k uint64
-		for j := range p.Keys {
-			v := d.Uvarint()
-			if j > 0 {
-				v += k + 1
-				if v <= k { // wrapped
-					d.Failf("%s: bad key delta", what)
-				}
-			}
-			if d.Err == nil && v > uint64(^K(0)) {
-				d.Failf("%s: key %d out of range", what, v)
-			}
-			k = v
-			p.Keys[j] = K(v)
-		}
-		ex(&p.Exemplar, prevEx)
-		if d.Err != nil {
-			return
-		}
-		if i > 0 {
-			q := &w.Panes[i-1]
-			if c := q.Group.Compare(p.Group); c > 0 || c == 0 && q.Index >= p.Index {
-				d.Failf("%s: panes not sorted", what)
-				return
-			}
-		}
-		prevGroup, prevIndex, prevEx = p.Group, p.Index, &p.Exemplar
+		p.Index, p.First, p.Last, p.Count = d.paneHead(prev.Index, latest)
+		p.Keys = decodeKeys[K](d, what, "key")
+		ex(&p.Exemplar, &prev.Exemplar)
+	})
+	w.Hop = hop
+	if panes != nil {
+		w.Panes = panes
 	}
 }

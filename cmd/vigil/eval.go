@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,8 +40,9 @@ Replays the labelled data sets found under PATH (e.g. ../shared/data: Stratus
 Red Team detonations, panther-analysis rule tests, slips and CIC-IDS2017 flows,
 SSH honeypot sessions, DNS tunnel captures, benign domain lists) through a node
 started in this process, and prints per finding type the units expected to
-raise it, detected, missed, false findings on benign input, and the size of
-the stored principal profiles.`)
+raise it, detected, missed, false findings on benign input, the DGA model's
+precision, recall and F1 on its held-back split (the dga/ and benign_domains/
+lists under PATH), and the size of the stored principal and network profiles.`)
 		fs.PrintDefaults()
 	}
 	var (
@@ -74,6 +76,10 @@ the stored principal profiles.`)
 	for _, s := range corpus.Skipped {
 		fmt.Fprintln(stderr, "skipped", s)
 	}
+	dgaReport, dgaAbsent, err := eval.DGA(corpus.DGADir)
+	if err != nil {
+		return err
+	}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "vigil-eval-"); err != nil {
 			return err
@@ -88,6 +94,8 @@ the stored principal profiles.`)
 	}
 	rep := eval.Score(corpus, res.findings, catalogue())
 	rep.Profiles = eval.Sizes(res.principalBytes)
+	rep.NetworkProfiles = eval.Sizes(res.networkBytes)
+	rep.DGA, rep.DGAAbsent = dgaReport, dgaAbsent
 	rep.Elapsed, rep.Total = res.elapsed, time.Since(start)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -109,6 +117,7 @@ func catalogue() []string {
 type evalResult struct {
 	findings       []findings.Finding
 	principalBytes []int
+	networkBytes   []int
 	elapsed        time.Duration
 }
 
@@ -191,9 +200,16 @@ func evalReplay(ctx context.Context, c *eval.Corpus, dir string) (*evalResult, e
 			return nil, err
 		}
 		err = sh.Each(storage.ProfileKey(""), func(key string, v []byte) bool {
-			data, _, err := storage.DecodeProfile(v)
-			if err == nil && len(data) > 1 && event.EntityKind(data[1]) == event.KindPrincipal {
+			// The entity key is "account/region/kind/entity".
+			parts := strings.SplitN(strings.TrimPrefix(key, storage.ProfileKey("")), "/", 4)
+			if len(parts) != 4 {
+				return true
+			}
+			switch kind, _ := event.ParseEntityKind(parts[2]); kind {
+			case event.KindPrincipal:
 				res.principalBytes = append(res.principalBytes, len(key)+len(v))
+			case event.KindNetwork:
+				res.networkBytes = append(res.networkBytes, len(key)+len(v))
 			}
 			return true
 		})

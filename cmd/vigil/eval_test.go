@@ -15,7 +15,8 @@ import (
 // SOURCE.md) through `vigil eval` and checks the report's counts: the
 // detonations and rule tests that must raise a type do, the rule tests
 // expected not to alert and the benign DNS and SSH traffic raise nothing,
-// and the principal profiles are measured.
+// the principal and network profiles are measured, and the DGA model is
+// reported as not evaluated (the set has no dga/ lists).
 func TestEval(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node")
@@ -75,13 +76,20 @@ func TestEval(t *testing.T) {
 	if p := rep.Profiles; p.Count == 0 || p.Median <= 0 || p.P99 < p.Median {
 		t.Errorf("principal profiles %+v", p)
 	}
+	if p := rep.NetworkProfiles; p.Count == 0 || p.Median <= 0 || p.P99 < p.Median {
+		t.Errorf("network profiles %+v", p)
+	}
+	if rep.DGA != nil || rep.DGAAbsent == "" {
+		t.Errorf("DGA %+v, absent %q: want absent", rep.DGA, rep.DGAAbsent)
+	}
 
 	// The text table says the same.
 	out.Reset()
 	if err := runEval(ctx, []string{"testdata/eval"}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Stealth:IAMUser/CloudTrailLoggingDisabled", "total", "principal profiles:", "aws.defense-evasion.cloudtrail-event-selectors"} {
+	for _, s := range []string{"Stealth:IAMUser/CloudTrailLoggingDisabled", "total", "principal profiles:", "network profiles:",
+		"DGA model (Trojan:EC2/DGADomainRequest.B): not evaluated, labelled data absent", "aws.defense-evasion.cloudtrail-event-selectors"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, out.String())
 		}
